@@ -1,0 +1,1 @@
+"""mfh: compressing neural networks by hashing (HashedNets and multi-hash functional hashing)."""
