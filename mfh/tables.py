@@ -1,0 +1,444 @@
+"""Tables from result records: mean ± standard error over seeds, in Markdown, CSV and LaTeX.
+
+A table has one row per configuration label and one column per dataset. A cell aggregates the
+`metrics.test_error` (percent) of the `ok` records of that label and dataset: mean, standard
+error (sample standard deviation with ddof=1, divided by sqrt(n)) and n. With n = 1 there is no
+standard error: the cell shows "mean (1)" and the CSV's `se` is empty. Failed records carry no
+value; they are counted and listed under the table.
+
+Inside one table a label names exactly one configuration. Within a column, every record of a
+label must have the same signature (the full configuration minus the seed and the keys that do
+not change a result); across columns, the configuration minus `dataset` must agree, so the
+`data_seed` too. Otherwise `LabelCollision` names the label and what differs.
+
+Two kinds of table:
+- the generic table (`generic_table`): every record given, rows ordered dense, HashedNets, then
+  MFH labels by U, G, and -D last;
+- the layout table (`layout_table`): rows from a layout file such as `experiments/table1.yaml`;
+  each row's records are those of its composed configuration, so one configuration listed in
+  several rows is one set of records and shows one value.
+
+The best (lowest) mean per column, compared as displayed (2 decimals), is bold; ties are all bold.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from mfh.config import compose_config, label, to_dict, validate
+from mfh.records import NON_RESULT_KEYS, signature
+
+Key = tuple[str, str]  # (row label, dataset)
+Entry = tuple[str, str, dict]  # (row label, dataset, record or config)
+
+REQUIRED_LAYOUT_KEYS = ("caption", "seeds", "datasets", "common", "rows")
+MFH_LABEL = re.compile(r"U(\d+)-G(\d+)(-D)?")
+
+
+class LabelCollision(ValueError):
+    """One label names two different configurations inside one table."""
+
+
+class LayoutError(ValueError):
+    """A layout file that cannot be read as a table layout."""
+
+
+class NoRecords(LookupError):
+    """A table would hold no value at all."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Test error (%) of one (label, dataset): mean, standard error (None when n = 1), n."""
+
+    mean: float
+    se: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table row: the label keys its cells; `id` and `text` come from a layout."""
+
+    label: str
+    id: str = ""
+    text: str = ""
+
+
+@dataclass
+class Table:
+    """Rows, dataset columns, cells keyed (label, dataset) and counts of skipped failed runs."""
+
+    rows: list[Row]
+    datasets: list[str]
+    cells: dict[Key, Cell]
+    failed: dict[Key, int] = field(default_factory=dict)
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class LayoutRow:
+    """One row of a layout file: its id, e.g. "(1.3)", a short text and its Hydra overrides."""
+
+    id: str
+    text: str
+    overrides: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A table layout: caption template, seeds, dataset columns, common overrides and rows."""
+
+    name: str
+    caption: str
+    seeds: tuple[int, ...]
+    datasets: tuple[str, ...]
+    common: tuple[str, ...]
+    rows: tuple[LayoutRow, ...]
+
+
+@dataclass(frozen=True)
+class RowConfig:
+    """A layout row with its label and its resolved configuration per dataset."""
+
+    row: LayoutRow
+    label: str
+    configs: dict[str, dict]
+
+    @property
+    def signatures(self) -> tuple[str, ...]:
+        """Record-folder signature per dataset, in column order; equal iff same configuration."""
+        return tuple(signature(c) for c in self.configs.values())
+
+
+# ----------------------------------------------------------------------------- aggregation
+
+
+def cell(errors: list[float]) -> Cell:
+    """Mean, standard error (ddof=1; None for a single value) and n of `errors`."""
+    n = len(errors)
+    se = statistics.stdev(errors) / math.sqrt(n) if n > 1 else None
+    return Cell(statistics.fmean(errors), se, n)
+
+
+def aggregate(entries: Iterable[Entry]) -> tuple[dict[Key, Cell], dict[Key, int]]:
+    """Cells of the `ok` records and counts of the failed ones, keyed (label, dataset)."""
+    errors: dict[Key, list[float]] = defaultdict(list)
+    failed: dict[Key, int] = defaultdict(int)
+    for row_label, dataset, record in entries:
+        if record["status"] == "ok":
+            errors[(row_label, dataset)].append(float(record["metrics"]["test_error"]))
+        else:
+            failed[(row_label, dataset)] += 1
+    return {k: cell(v) for k, v in errors.items()}, dict(failed)
+
+
+def _flatten(config: dict, prefix: str = "") -> dict[str, object]:
+    """Dotted keys of a nested config, e.g. {"model.dual": True}."""
+    flat: dict[str, object] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def differences(a: dict, b: dict, drop: Iterable[str] = ()) -> str:
+    """The result-changing keys where `a` and `b` differ, as "key: a vs b; ...".
+
+    Keys are compared as the signature compares them: without NON_RESULT_KEYS and `drop`.
+    """
+    skip = set(NON_RESULT_KEYS) | set(drop)
+    fa = _flatten({k: v for k, v in a.items() if k not in skip})
+    fb = _flatten({k: v for k, v in b.items() if k not in skip})
+    missing = "<absent>"
+    return "; ".join(
+        f"{k}: {fa.get(k, missing)} vs {fb.get(k, missing)}"
+        for k in sorted(fa.keys() | fb.keys())
+        if fa.get(k, missing) != fb.get(k, missing)
+    )
+
+
+def check_labels(entries: Iterable[Entry]) -> None:
+    """Raise LabelCollision if one label names two configurations.
+
+    `entries` are (label, dataset, config). Within a dataset the full signatures must agree;
+    across datasets the signatures without `dataset` must agree.
+    """
+    in_column: dict[Key, tuple[str, dict]] = {}
+    across: dict[str, tuple[str, str, dict]] = {}
+    for row_label, dataset, config in entries:
+        full, bare = signature(config), signature(config, drop=("dataset",))
+        first = in_column.setdefault((row_label, dataset), (full, config))
+        if first[0] != full:
+            raise LabelCollision(
+                f"label {row_label!r} names two configurations in column {dataset}: "
+                f"{first[0]} and {full} ({differences(first[1], config)})"
+            )
+        first_dataset, first_bare, first_config = across.setdefault(
+            row_label, (dataset, bare, config))
+        if first_bare != bare:
+            raise LabelCollision(
+                f"label {row_label!r} names two configurations in columns {first_dataset} and "
+                f"{dataset}: {signature(first_config)} and {full} "
+                f"({differences(first_config, config, drop=('dataset',))})"
+            )
+
+
+def label_order(row_label: str) -> tuple:
+    """Sort key of the generic table: dense, HashedNets, MFH by U, G, -D last, then others."""
+    if row_label == "dense":
+        return (0,)
+    if row_label == "HashedNets":
+        return (1,)
+    match = MFH_LABEL.fullmatch(row_label)
+    if match:
+        return (2, int(match[1]), int(match[2]), bool(match[3]))
+    return (3, row_label)
+
+
+def _lookup(config: dict, dotted: str) -> object:
+    """The value of a dotted key in a nested config, or KeyError."""
+    value: object = config
+    for part in dotted.split("."):
+        if not isinstance(value, dict):
+            raise KeyError(dotted)
+        value = value[part]
+    return value
+
+
+def select(records: Iterable[dict], where: dict[str, object]) -> list[dict]:
+    """Records whose config has every dotted key of `where` at the given value."""
+    def matches(config: dict) -> bool:
+        try:
+            return all(_lookup(config, k) == v for k, v in where.items())
+        except KeyError:
+            return False
+
+    return [r for r in records if matches(r["config"])]
+
+
+def _require_values(cells: dict[Key, Cell], failed: dict[Key, int], where: str) -> None:
+    if not cells:
+        raise NoRecords(f"no ok records {where} ({sum(failed.values())} failed)")
+
+
+def generic_table(records: Iterable[dict], caption: str = "") -> Table:
+    """One row per label, one column per dataset, over all `records` given."""
+    records = list(records)
+    check_labels((r["label"], r["dataset"], r["config"]) for r in records)
+    cells, failed = aggregate((r["label"], r["dataset"], r) for r in records)
+    _require_values(cells, failed, "in the records given")
+    labels = sorted({r["label"] for r in records}, key=label_order)
+    datasets = sorted({r["dataset"] for r in records})
+    return Table([Row(x) for x in labels], datasets, cells, failed, caption)
+
+
+# ----------------------------------------------------------------------------- layouts
+
+
+def load_layout(path: str | Path) -> Layout:
+    """Read a layout file; its name is the file name without suffix (e.g. `table1`)."""
+    path = Path(path)
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise LayoutError(f"{path}: expected a mapping with keys {', '.join(REQUIRED_LAYOUT_KEYS)}")
+    missing = [k for k in REQUIRED_LAYOUT_KEYS if k not in data]
+    if missing:
+        raise LayoutError(f"{path}: missing keys {', '.join(missing)}")
+    try:
+        rows = tuple(LayoutRow(str(r["id"]), str(r.get("text", "")), tuple(r["overrides"]))
+                     for r in data["rows"])
+    except (KeyError, TypeError) as e:
+        raise LayoutError(f"{path}: every row needs an id and a list of overrides") from e
+    return Layout(path.stem, str(data["caption"]).strip(), tuple(int(s) for s in data["seeds"]),
+                  tuple(data["datasets"]), tuple(data["common"]), rows)
+
+
+def layout_caption(layout: Layout) -> str:
+    """The caption with {cfg} (composed `common`), {seeds}, {n_seeds}, {datasets} filled in."""
+    cfg = compose_config(list(layout.common))
+    return layout.caption.format(cfg=cfg, seeds=", ".join(map(str, layout.seeds)),
+                                 n_seeds=len(layout.seeds), datasets=", ".join(layout.datasets))
+
+
+def resolve_rows(layout: Layout) -> list[RowConfig]:
+    """Compose, validate and label every row per dataset; raise LabelCollision on a clash."""
+    resolved = []
+    for row in layout.rows:
+        configs, labels = {}, set()
+        for dataset in layout.datasets:
+            cfg = compose_config([*layout.common, *row.overrides, f"dataset={dataset}"])
+            validate(cfg)
+            configs[dataset] = to_dict(cfg)
+            labels.add(label(cfg))
+        if len(labels) != 1:
+            raise LayoutError(f"row {row.id} has different labels per dataset: {sorted(labels)}")
+        resolved.append(RowConfig(row, labels.pop(), configs))
+    check_labels((r.label, d, c) for r in resolved for d, c in r.configs.items())
+    return resolved
+
+
+def distinct_configs(resolved: list[RowConfig]) -> list[list[RowConfig]]:
+    """Rows grouped by configuration, in order of first appearance."""
+    groups: dict[tuple[str, ...], list[RowConfig]] = {}
+    for r in resolved:
+        groups.setdefault(r.signatures, []).append(r)
+    return list(groups.values())
+
+
+def layout_table(layout: Layout, results_dir: str | Path) -> Table:
+    """The layout's rows, with the records of each row's configuration at the layout's seeds."""
+    resolved = resolve_rows(layout)
+    runs = Path(results_dir) / "runs"
+    entries = []
+    for group in distinct_configs(resolved):
+        first = group[0]
+        for dataset, config in first.configs.items():
+            folder = runs / signature(config)
+            for seed in layout.seeds:
+                path = folder / f"seed={seed}.json"
+                if path.exists():
+                    entries.append((first.label, dataset, json.loads(path.read_text())))
+    cells, failed = aggregate(entries)
+    _require_values(cells, failed, f"for layout {layout.name} under {runs}")
+    rows = [Row(r.label, r.row.id, r.row.text) for r in resolved]
+    return Table(rows, list(layout.datasets), cells, failed, layout_caption(layout))
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def format_cell(value: Cell | None, pm: str = "±", empty: str = "–") -> str:
+    """ "mean ± se (n)" with 2 decimals; "mean (1)" for a single run; `empty` for no run."""
+    if value is None:
+        return empty
+    if value.se is None:
+        return f"{value.mean:.2f} ({value.n})"
+    return f"{value.mean:.2f} {pm} {value.se:.2f} ({value.n})"
+
+
+def best_cells(table: Table) -> set[Key]:
+    """Per column, the cells whose displayed mean is the lowest (ties all count)."""
+    best = set()
+    for dataset in table.datasets:
+        means = {k: round(c.mean, 2) for k, c in table.cells.items() if k[1] == dataset}
+        if means:
+            low = min(means.values())
+            best |= {k for k, m in means.items() if m == low}
+    return best
+
+
+def _row_header_names(table: Table) -> list[str]:
+    ids = ["id"] if any(r.id for r in table.rows) else []
+    texts = ["description"] if any(r.text for r in table.rows) else []
+    return [*ids, "configuration", *texts]
+
+
+def _row_header(table: Table, row: Row) -> list[str]:
+    ids = [row.id] if any(r.id for r in table.rows) else []
+    texts = [row.text] if any(r.text for r in table.rows) else []
+    return [*ids, row.label, *texts]
+
+
+def failed_note(table: Table) -> str:
+    """One sentence listing the skipped failed runs, or "" when there are none."""
+    if not table.failed:
+        return ""
+    items = ", ".join(f"{lab} on {d} ({n})" for (lab, d), n in sorted(table.failed.items()))
+    return f"Skipped failed runs: {items}."
+
+
+def to_markdown(table: Table) -> str:
+    """Markdown: optional caption paragraph, the table, and a note on skipped failed runs."""
+    best = best_cells(table)
+
+    def line(items: list[str]) -> str:
+        return "| " + " | ".join(x.replace("|", r"\|") for x in items) + " |"
+
+    names = _row_header_names(table)
+    out = [table.caption, ""] if table.caption else []
+    out += [line(names + table.datasets),
+            "|" + "---|" * len(names) + "---:|" * len(table.datasets)]
+    for row in table.rows:
+        values = []
+        for d in table.datasets:
+            text = format_cell(table.cells.get((row.label, d)))
+            values.append(f"**{text}**" if (row.label, d) in best else text)
+        out.append(line(_row_header(table, row) + values))
+    if table.failed:
+        out += ["", failed_note(table)]
+    return "\n".join(out) + "\n"
+
+
+def to_csv(table: Table) -> str:
+    """CSV: row headers, then `<dataset>_mean`, `_se`, `_n`, `_failed` per dataset; no bold."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(_row_header_names(table)
+                    + [f"{d}_{x}" for d in table.datasets for x in ("mean", "se", "n", "failed")])
+    for row in table.rows:
+        values: list[object] = []
+        for d in table.datasets:
+            c = table.cells.get((row.label, d))
+            values += [c.mean if c else "", c.se if c and c.se is not None else "",
+                       c.n if c else 0, table.failed.get((row.label, d), 0)]
+        writer.writerow(_row_header(table, row) + values)
+    return buffer.getvalue()
+
+
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}", "±": r"$\pm$", "–": "--"}
+
+
+def latex_escape(text: str) -> str:
+    """`text` with LaTeX's special characters escaped (and ± as $\\pm$)."""
+    return "".join(LATEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs `table` environment: caption on top, bold best per column, failed-run note."""
+    best = best_cells(table)
+    names = _row_header_names(table)
+    out = [r"\begin{table}[t]", r"\centering"]
+    if table.caption:
+        out.append(rf"\caption{{{latex_escape(table.caption)}}}")
+    out += [rf"\begin{{tabular}}{{{'l' * len(names)}{'r' * len(table.datasets)}}}", r"\toprule",
+            " & ".join(latex_escape(x) for x in names + table.datasets) + r" \\", r"\midrule"]
+    for row in table.rows:
+        values = []
+        for d in table.datasets:
+            text = format_cell(table.cells.get((row.label, d)), pm=r"$\pm$", empty="--")
+            values.append(rf"\textbf{{{text}}}" if (row.label, d) in best else text)
+        header = [latex_escape(x) for x in _row_header(table, row)]
+        out.append(" & ".join(header + values) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}"]
+    if table.failed:
+        out.append(rf"\par\smallskip{{\footnotesize {latex_escape(failed_note(table))}}}")
+    out.append(r"\end{table}")
+    return "\n".join(out) + "\n"
+
+
+def write_tables(table: Table, out_dir: str | Path, name: str) -> list[Path]:
+    """Write `<out_dir>/<name>.md`, `.csv` and `.tex`; return their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for suffix, render in ((".md", to_markdown), (".csv", to_csv), (".tex", to_latex)):
+        path = out_dir / f"{name}{suffix}"
+        path.write_text(render(table))
+        paths.append(path)
+    return paths
