@@ -4,7 +4,7 @@ RESULTS_DIR ?= results
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: setup demo test lint tables sync
+.PHONY: setup demo test lint tables table1 sync
 
 setup: .venv/.stamp
 
@@ -20,3 +20,12 @@ test: setup
 
 lint: setup
 	.venv/bin/ruff check .
+
+# Generic table over every record: results/tables/table.{md,csv,tex}.
+tables: setup
+	$(PY) scripts/tables.py --results-dir $(RESULTS_DIR)
+
+# The paper's Table 1: runs experiments/table1.yaml (resumable), renders results/tables/table1.*.
+# Pass-through, e.g. `make table1 LOGGER=none DEVICE=cuda`.
+table1: setup
+	$(PY) scripts/table1.py --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER)) $(if $(DEVICE),device=$(DEVICE))
