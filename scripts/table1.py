@@ -58,7 +58,8 @@ def sweep_commands(layout: Layout, results_dir: Path,
         for dataset in layout.datasets:
             argv = [sys.executable, "run.py", "-m", *layout.common, *first.row.overrides,
                     f"dataset={dataset}", f"seed={seeds}", f"results_dir={results_dir}", *extra]
-            commands.append((f"row {i}/{len(groups)}: {first.label} on {dataset} (layout rows {ids})", argv))
+            progress = f"row {i}/{len(groups)}: {first.label} on {dataset} (layout rows {ids})"
+            commands.append((progress, argv))
     return commands
 
 
