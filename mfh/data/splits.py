@@ -59,11 +59,9 @@ def to_split(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> Spli
     return Split(x.contiguous(), torch.as_tensor(y, dtype=torch.int64).contiguous())
 
 
-def holdout(x: np.ndarray, y: np.ndarray, data_seed: int, purpose: str,
-            fraction: float = VALID_FRACTION) -> tuple[Split, Split]:
-    """Split a training set (N, ...) into (train, valid): permute by `data_seed`, then the
-    last `round(fraction * N)` examples of the permutation are the validation set."""
-    order = rng(data_seed, purpose).permutation(len(y))
-    n_valid = round(fraction * len(y))
-    train, valid = order[: len(y) - n_valid], order[len(y) - n_valid:]
-    return to_split(x[train], y[train]), to_split(x[valid], y[valid])
+def holdout(n: int, data_seed: int, purpose: str,
+            fraction: float = VALID_FRACTION) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, valid) into a training set of `n` examples: permute by `data_seed`;
+    the last `round(fraction * n)` examples of the permutation are the validation set."""
+    order = rng(data_seed, purpose).permutation(n)
+    return order[: n - round(fraction * n)], order[n - round(fraction * n):]
