@@ -50,7 +50,8 @@ def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for a configuration that cannot be run."""
     model = cfg.model.name
     if model not in group_options("model"):
-        raise ConfigError(f"model={model!r} is unknown; allowed: {', '.join(group_options('model'))}")
+        allowed = ", ".join(group_options("model"))
+        raise ConfigError(f"model={model!r} is unknown; allowed: {allowed}")
     if cfg.dataset.name is None:
         raise ConfigError("dataset.name is missing")
     compression = cfg.compression
@@ -62,6 +63,10 @@ def validate(cfg: DictConfig) -> None:
     if model == "hashednets" and hashes != 1:
         raise ConfigError(f"hashes={hashes} is not allowed with model=hashednets (only 1); "
                           "use model=mfh for several hashes")
+    if model == "hashednets" and (cfg.model.space != "per_layer" or cfg.model.g_layers != 1
+                                  or cfg.model.dual):
+        raise ConfigError("model=hashednets is one hash, identity g and a per-layer space; "
+                          "use model=mfh to change model.space, model.g_layers or model.dual")
     if model in ("hashednets", "mfh"):
         _validate_hashed(cfg)
     if cfg.epochs < 1:

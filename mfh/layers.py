@@ -1,0 +1,69 @@
+"""Hashed layers with the semantics of nn.Linear and nn.Conv2d (groups = 1).
+
+The weight is a virtual matrix (out, in*kh*kw) produced by a virtual-weight module
+(`mfh.virtual`). The bias is either an ordinary parameter (stored unhashed) or, with
+`hash_bias`, the last column of the virtual matrix.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class _HashedLayer(nn.Module):
+    """Shared part of the hashed layers: virtual weight and bias."""
+
+    def __init__(self, out_features: int, fan_in: int, source: nn.Module,
+                 hash_bias: bool) -> None:
+        super().__init__()
+        self.out_features, self.fan_in = out_features, fan_in
+        self.source, self.hash_bias = source, hash_bias
+        if hash_bias:
+            self.register_parameter("bias", None)
+        else:
+            bound = 1 / math.sqrt(fan_in)
+            self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+
+    def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The virtual weight (out, fan_in) and the bias (out,)."""
+        matrix = self.source()
+        if self.hash_bias:
+            return matrix[:, :-1], matrix[:, -1]
+        return matrix, self.bias
+
+
+class HashedLinear(_HashedLayer):
+    """nn.Linear(in_features, out_features) whose weight is virtual. x: (N, in) -> (N, out)."""
+
+    def __init__(self, in_features: int, out_features: int, source: nn.Module,
+                 hash_bias: bool = False) -> None:
+        super().__init__(out_features, in_features, source, hash_bias)
+        self.in_features = in_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self.weight_and_bias()
+        return F.linear(x, weight, bias)
+
+
+class HashedConv2d(_HashedLayer):
+    """nn.Conv2d (groups = 1) whose kernel is virtual, flattened to out x (in*kh*kw).
+
+    x: (N, in, H, W) -> (N, out, H', W').
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int],
+                 source: nn.Module, stride: int = 1, padding: int = 0,
+                 hash_bias: bool = False) -> None:
+        super().__init__(out_channels, in_channels * kernel_size[0] * kernel_size[1], source,
+                         hash_bias)
+        self.in_channels, self.kernel_size = in_channels, kernel_size
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self.weight_and_bias()
+        kernel = weight.reshape(self.out_features, self.in_channels, *self.kernel_size)
+        return F.conv2d(x, kernel, bias, stride=self.stride, padding=self.padding)

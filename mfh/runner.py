@@ -1,0 +1,131 @@
+"""One run: validate the config, build data and model, train, write the record.
+
+`run(cfg)` is what `run.py` calls for every job of a sweep. A run whose record exists with
+status ok is skipped; a run that fails (NaN loss, exception) writes a record with status
+`failed` and the reason, and returns so that the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from mfh.config import label, to_dict, validate
+from mfh.data import Split, Splits, load_splits
+from mfh.models import build_model, count_parameters, layer_specs
+from mfh.records import SCHEMA, provenance, record_path, signature, write_record
+from mfh.tracking import make_tracker
+from mfh.train import Diverged, EpochLog, TrainResult, train
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def prepare(splits: Splits, train_limit: int | None, device: torch.device) -> Splits:
+    """`splits` on `device`, with only the first `train_limit` training examples (None: all)."""
+    def move(split: Split, n: int | None = None) -> Split:
+        return Split(split.x[:n].to(device), split.y[:n].to(device))
+
+    return Splits(splits.name, move(splits.train, train_limit), move(splits.valid),
+                  move(splits.test), splits.num_classes)
+
+
+def existing_ok(path: Path) -> bool:
+    """Whether `path` holds a finished record (failed records are retried)."""
+    if not path.exists():
+        return False
+    with open(path) as f:
+        return json.load(f).get("status") == "ok"
+
+
+def metrics_of(result: TrainResult) -> dict:
+    """The record's `metrics`: selection at the best validation epoch, and per-epoch curves."""
+    best = result.best
+    return {
+        "test_error": best.test_error,
+        "valid_error": best.valid_error,
+        "best_epoch": best.epoch,
+        "train_loss": result.epochs[-1].train_loss,
+        "curves": {key: [getattr(e, key) for e in result.epochs]
+                   for key in ("train_loss", "valid_error", "test_error", "lr")},
+    }
+
+
+def run(cfg: DictConfig) -> Path:
+    """Run one (configuration, seed) job and return the path of its record."""
+    validate(cfg)
+    config = to_dict(cfg)
+    name, sig = label(cfg), signature(config)
+    path = record_path(cfg.results_dir, config, cfg.seed)
+    if existing_ok(path):
+        print(f"skip {name} seed={cfg.seed}: record exists at {path}")
+        return path
+    started = _now()
+    torch.manual_seed(cfg.seed)
+    torch.use_deterministic_algorithms(True)
+    device = torch.device(cfg.device)
+    splits = prepare(load_splits(cfg), cfg.train_limit, device)
+    model = build_model(cfg, splits.shape, splits.num_classes).to(device)
+    virtual = sum(s.virtual for s in layer_specs(cfg.arch, splits.shape, splits.num_classes))
+    stored = count_parameters(model)
+    record = {
+        "schema": SCHEMA, "status": "ok", "label": name, "signature": sig, "seed": cfg.seed,
+        "dataset": cfg.dataset.name, "config": config, "failure": None,
+        "compression": {"nominal": cfg.compression if cfg.model.name != "dense" else 1.0,
+                        "virtual_params": virtual, "stored_params": stored,
+                        "ratio": stored / virtual},
+        "provenance": {**provenance(), "device": str(device)}, "started": started,
+    }
+    print(f"{name} seed={cfg.seed} on {cfg.dataset.name}: {len(splits.train.y)} train, "
+          f"{stored:,} stored / {virtual:,} virtual parameters (ratio {stored / virtual:.4f})")
+    tracker = make_tracker(cfg, config, name, sig)
+    logs: list[EpochLog] = []
+
+    def on_epoch(log: EpochLog) -> None:
+        logs.append(log)
+        print(f"  epoch {log.epoch:3d}/{cfg.epochs}  loss {log.train_loss:.4f}  "
+              f"valid {log.valid_error:6.2f}%  test {log.test_error:6.2f}%  "
+              f"{log.seconds:.1f}s", flush=True)
+        tracker.log({"train_loss": log.train_loss, "valid_error": log.valid_error,
+                     "test_error": log.test_error, "lr": log.lr,
+                     "seconds_per_epoch": log.seconds}, step=log.epoch)
+
+    try:
+        result = train(model, splits.train, splits.valid, splits.test, cfg.epochs, cfg.optim,
+                       cfg.seed, on_epoch)
+        record["metrics"] = metrics_of(result)
+    except Diverged as err:
+        record.update(status="failed", failure={"epoch": err.epoch, "reason": err.reason})
+    except Exception as err:  # noqa: BLE001 - any failure becomes a failed record
+        epoch = len(logs) + 1
+        reason = "".join(traceback.format_exception_only(err)).strip()
+        record.update(status="failed", failure={"epoch": epoch, "reason": reason,
+                                                "traceback": traceback.format_exc()})
+    if record["status"] == "failed":
+        record["metrics"] = metrics_of(TrainResult(logs)) if logs else None
+    record["cost"] = {
+        "seconds_per_epoch": sum(e.seconds for e in logs) / len(logs) if logs else None,
+        "step_seconds": sum(e.step_seconds for e in logs) / len(logs) if logs else None,
+    }
+    record["finished"] = _now()
+    write_record(path, record)
+    summary = {"status": record["status"], **{k: v for k, v in (record["metrics"] or {}).items()
+                                              if k != "curves"}}
+    tracker.finish(summary)
+    if record["status"] == "failed":
+        failure = record["failure"]
+        print(f"FAILED {name} seed={cfg.seed} at epoch {failure['epoch']}: "
+              f"{failure['reason']}; record: {path}", file=sys.stderr)
+    else:
+        best = result.best
+        print(f"done {name} seed={cfg.seed}: test error {best.test_error:.2f}% at best "
+              f"validation epoch {best.epoch}; record: {path}")
+    return path
+

@@ -1,0 +1,114 @@
+"""The training loop: SGD with momentum and lr decay, dropout, best-validation selection.
+
+Read top to bottom: `train` runs `epochs` passes over the training split; after each it measures
+validation and test error; the reported test error is the one at the epoch of lowest validation
+error (the first such epoch on ties). A non-finite loss stops training with `Diverged`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+from torch import nn
+
+from mfh.data import Split
+from mfh.reconstruction import Reconstruction
+
+
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, epoch: int, reason: str) -> None:
+        super().__init__(f"epoch {epoch}: {reason}")
+        self.epoch, self.reason = epoch, reason
+
+
+@dataclass
+class EpochLog:
+    """What one epoch measured. Errors in %, loss in nats, time in seconds."""
+
+    epoch: int
+    train_loss: float
+    valid_error: float
+    test_error: float
+    seconds: float
+    step_seconds: float
+    lr: float
+
+
+@dataclass
+class TrainResult:
+    """Per-epoch logs and the selection at the best validation epoch."""
+
+    epochs: list[EpochLog] = field(default_factory=list)
+
+    @property
+    def best(self) -> EpochLog:
+        return min(self.epochs, key=lambda e: (e.valid_error, e.epoch))
+
+
+def make_optimizer(model: nn.Module, optim: DictConfig
+                   ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """SGD with momentum; lr_t = lr / (1 + lr_decay * t), t counting optimizer steps.
+
+    The parameters of a reconstruction network g get `lr * g_lr_scale`: g is shared by every
+    virtual weight, so its gradient sums over hundreds of thousands of terms.
+    """
+    g_params = {id(p) for m in model.modules() if isinstance(m, Reconstruction)
+                for p in m.parameters()}
+    params = list(model.parameters())
+    groups = [{"params": [p for p in params if id(p) not in g_params]},
+              {"params": [p for p in params if id(p) in g_params],
+               "lr": optim.lr * optim.g_lr_scale}]
+    optimizer = torch.optim.SGD([g for g in groups if g["params"]], lr=optim.lr,
+                                momentum=optim.momentum, weight_decay=optim.weight_decay)
+    decay = optim.lr_decay
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1 / (1 + decay * t))
+    return optimizer, scheduler
+
+
+@torch.no_grad()
+def error_rate(model: nn.Module, split: Split, batch_size: int = 1000) -> float:
+    """Classification error of `model` on `split`, in %."""
+    model.eval()
+    wrong = 0
+    for start in range(0, len(split.y), batch_size):
+        x = split.x[start:start + batch_size]
+        wrong += (model(x).argmax(1) != split.y[start:start + batch_size]).sum().item()
+    return 100.0 * wrong / len(split.y)
+
+
+def train(model: nn.Module, train_split: Split, valid: Split, test: Split, epochs: int,
+          optim: DictConfig, seed: int,
+          on_epoch: Callable[[EpochLog], None] = lambda log: None) -> TrainResult:
+    """Train `model` in place and return the per-epoch logs; `on_epoch` sees each log."""
+    optimizer, scheduler = make_optimizer(model, optim)
+    order = torch.Generator().manual_seed(seed)
+    result = TrainResult()
+    n = len(train_split.y)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        start = time.perf_counter()
+        total, steps = 0.0, 0
+        for batch in torch.randperm(n, generator=order).split(optim.batch_size):
+            loss = F.cross_entropy(model(train_split.x[batch]), train_split.y[batch])
+            if not math.isfinite(loss.item()):
+                raise Diverged(epoch, f"training loss is {loss.item()} at step {steps + 1}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total += loss.item() * len(batch)
+            steps += 1
+        seconds = time.perf_counter() - start
+        log = EpochLog(epoch, total / n, error_rate(model, valid), error_rate(model, test),
+                       seconds, seconds / steps, scheduler.get_last_lr()[0])
+        result.epochs.append(log)
+        on_epoch(log)
+    return result
