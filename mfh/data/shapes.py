@@ -12,13 +12,15 @@ square in a direction uniform in [0, 2 pi); pixel (r, c) belongs to it when its 
 Convex images: p = 0.195, rejected below 19 pixels. Non-convex images: the union of 2..4
 (uniform) such sets with p = 0.07 and at least 10 pixels each, kept only if the union is not
 convex, i.e. some pixel centre inside the convex hull of the region's centres is not in the
-region (tested with scipy's ConvexHull; unions whose pixels are collinear are discarded).
+region (tested with scipy's ConvexHull). In both classes, regions whose pixel centres all lie
+on one line (a 1-pixel-wide line, e.g. along the image border) are rejected like those that
+are too small: they are not 2-D regions.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import ConvexHull, QhullError
+from scipy.spatial import ConvexHull
 
 SIZE = 28
 MIN_SIDE = 3
@@ -79,20 +81,27 @@ def convex_regions(gen: np.random.Generator, count: int, p: float,
             cut &= normal @ _CENTRES_T >= offset[:, None]  # (m, 784)
             region[active] = cut
             active = active[np.count_nonzero(cut, axis=1) >= min_pixels]  # cuts only shrink it
-        kept = region[np.count_nonzero(region, axis=1) >= min_pixels]
+        kept = region[(np.count_nonzero(region, axis=1) >= min_pixels) & ~collinear(region)]
         out.append(kept)
         have += len(kept)
     return np.concatenate(out)[:count]
 
 
-def is_convex(region: np.ndarray) -> bool | None:
-    """Whether a mask (784,) equals the pixel centres inside the convex hull of its own
-    centres; None when the centres are collinear (no 2-D hull)."""
-    points = _CENTRES[region]
-    try:
-        hull = ConvexHull(points)
-    except QhullError:
-        return None
+def collinear(masks: np.ndarray) -> np.ndarray:
+    """(n,) bool: whether the pixel centres of each mask (n, 784) lie on one line (exact integer
+    test: the coordinates' covariance matrix, times n^2, has determinant zero)."""
+    m = masks.astype(np.int64)
+    r, c = _CENTRES.T.astype(np.int64)
+    n, sr, sc = m.sum(1), m @ r, m @ c
+    var_r, var_c = n * (m @ (r * r)) - sr * sr, n * (m @ (c * c)) - sc * sc
+    cov = n * (m @ (r * c)) - sr * sc
+    return var_r * var_c == cov * cov
+
+
+def is_convex(region: np.ndarray) -> bool:
+    """Whether a mask (784,) of non-collinear pixels equals the pixel centres inside the convex
+    hull of its own centres."""
+    hull = ConvexHull(_CENTRES[region])
     inside = (_CENTRES @ hull.equations[:, :2].T + hull.equations[:, 2] <= 1e-9).all(1)
     return bool(np.array_equal(inside, region))
 
@@ -107,7 +116,7 @@ def non_convex_regions(gen: np.random.Generator, count: int) -> np.ndarray:
         owner = np.repeat(np.arange(n), parts)
         unions = np.zeros((n, SIZE * SIZE), bool)
         np.logical_or.at(unions, owner, regions)
-        out.extend(u for u in unions if is_convex(u) is False)
+        out.extend(u for u in unions if not is_convex(u))
     return np.stack(out[:count])
 
 
