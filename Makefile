@@ -15,8 +15,18 @@ setup: .venv/.stamp
 	bash scripts/install_system_data.sh
 	touch $@
 
+# The main job on the embedded data (MNIST-5k): dense, HashedNets and U4-G3, three seeds each,
+# then their table. Resumable: rerunning skips finished runs.
+demo: setup
+	$(PY) run.py -m model=dense,hashednets,mfh seed=0,1,2 epochs=10 results_dir=$(RESULTS_DIR)/demo
+	$(PY) scripts/tables.py --results-dir $(RESULTS_DIR)/demo
+
 test: setup
 	$(PY) -m pytest
+
+# Upload the offline W&B runs (results/wandb) from a machine with a network and `wandb login`.
+sync: setup
+	WANDB_MODE=online .venv/bin/wandb sync --sync-all $(RESULTS_DIR)/wandb/wandb
 
 lint: setup
 	.venv/bin/ruff check .

@@ -1,12 +1,15 @@
 """Entry point: `python run.py [overrides]`, or `python run.py -m ...` for a sweep.
 
 Composes conf/ with Hydra and hands each job to `mfh.runner.run`. A bad config value stops
-with a one-line error naming the key and what is allowed (exit code 2).
+with a one-line error naming the key and what is allowed (exit code 2); a single run that
+fails (NaN loss, exception) writes a failed record and exits 1.
 """
 
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mfh.config import ConfigError, check_group_overrides
@@ -22,9 +25,12 @@ def fail(message: str) -> None:
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     try:
-        run(cfg)
+        _, status = run(cfg)
     except (ConfigError, DatasetUnavailable) as err:
         fail(str(err))
+    # A failed job of a sweep is recorded and the sweep goes on; a single failed run exits 1.
+    if status == "failed" and HydraConfig.get().mode != RunMode.MULTIRUN:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -58,15 +58,15 @@ def metrics_of(result: TrainResult) -> dict:
     }
 
 
-def run(cfg: DictConfig) -> Path:
-    """Run one (configuration, seed) job and return the path of its record."""
+def run(cfg: DictConfig) -> tuple[Path, str]:
+    """Run one (configuration, seed) job; return its record's path and status (ok | failed)."""
     validate(cfg)
     config = to_dict(cfg)
     name, sig = label(cfg), signature(config)
     path = record_path(cfg.results_dir, config, cfg.seed)
     if existing_ok(path):
         print(f"skip {name} seed={cfg.seed}: record exists at {path}")
-        return path
+        return path, "ok"
     started = _now()
     torch.manual_seed(cfg.seed)
     torch.use_deterministic_algorithms(True)
@@ -127,5 +127,5 @@ def run(cfg: DictConfig) -> Path:
         best = result.best
         print(f"done {name} seed={cfg.seed}: test error {best.test_error:.2f}% at best "
               f"validation epoch {best.epoch}; record: {path}")
-    return path
+    return path, record["status"]
 

@@ -1,0 +1,105 @@
+"""End to end through run.py: sweeps, records, resume, failures, bad input and determinism."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_py
+
+from mfh.config import compose_config
+from mfh.records import record_path
+from mfh.runner import run
+
+
+def records(results: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(results.glob("runs/*/seed=*.json"))]
+
+
+def test_sweep_writes_records_resumes_and_feeds_tables(tmp_path, quick):
+    args = ["-m", "model=hashednets", "seed=0,1", f"results_dir={tmp_path}", *quick]
+    first = run_py(*args)
+    found = records(tmp_path)
+    assert [r["seed"] for r in found] == [0, 1]
+    for r in found:
+        assert r["schema"] == 1 and r["status"] == "ok" and r["label"] == "HashedNets"
+        assert 0 <= r["metrics"]["test_error"] <= 100
+        assert len(r["metrics"]["curves"]["valid_error"]) == 1
+        assert r["compression"]["stored_params"] == 99376
+        assert r["compression"]["virtual_params"] == 795010
+        assert r["cost"]["seconds_per_epoch"] > 0
+        assert set(r["provenance"]) >= {"commit", "dirty", "packages", "host"}
+        assert r["config"]["model"]["name"] == "hashednets"
+    assert "epoch   1/1" in first.stdout and "record:" in first.stdout
+    mtimes = [p.stat().st_mtime_ns for p in tmp_path.glob("runs/*/seed=*.json")]
+    again = run_py(*args)
+    assert again.stdout.count("skip HashedNets") == 2
+    assert [p.stat().st_mtime_ns for p in tmp_path.glob("runs/*/seed=*.json")] == mtimes
+    tables = subprocess.run(["make", "-s", "tables", f"RESULTS_DIR={tmp_path}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert tables.returncode == 0, tables.stderr
+    assert "HashedNets" in tables.stdout and "(2)" in tables.stdout
+    for suffix in ("md", "csv", "tex"):
+        assert (tmp_path / "tables" / f"table.{suffix}").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["model=nope"], "model='nope' is unknown; allowed: dense, hashednets, mfh"),
+    (["dataset=nope"], "dataset='nope' is unknown; allowed:"),
+    (["model=hashednets", "compression=0"], "compression=0 is outside (0, 1]"),
+    (["model=hashednets", "compression=1.5"], "compression=1.5 is outside (0, 1]"),
+    (["model=mfh", "hashes=0"], "hashes=0 is not allowed"),
+    (["model=hashednets", "hashes=4"], "hashes=4 is not allowed with model=hashednets"),
+])
+def test_bad_input_is_one_line_error_and_no_record(tmp_path, quick, args, message):
+    proc = run_py(*args, f"results_dir={tmp_path}", *quick, check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert not list(tmp_path.glob("runs/**/*.json"))
+
+
+def test_nan_loss_is_recorded_as_failed_and_sweep_goes_on(tmp_path, quick):
+    proc = run_py("-m", "model=hashednets", "optim.lr=1e8,0.1", f"results_dir={tmp_path}",
+                  *quick)
+    by_lr = {r["config"]["optim"]["lr"]: r for r in records(tmp_path)}
+    assert by_lr[1e8]["status"] == "failed"
+    assert by_lr[1e8]["failure"]["epoch"] == 1
+    assert "nan" in by_lr[1e8]["failure"]["reason"]
+    assert by_lr[0.1]["status"] == "ok"
+    assert "FAILED HashedNets" in proc.stderr
+    single = run_py("model=hashednets", "optim.lr=1e8", f"results_dir={tmp_path}", *quick,
+                    check=False)
+    assert single.returncode == 1
+
+
+def test_same_seed_same_numbers(tmp_path):
+    overrides = ["model=mfh", "epochs=2", "train_limit=200", "logger=none"]
+    results = []
+    for k in range(2):
+        cfg = compose_config(overrides + [f"results_dir={tmp_path / str(k)}"])
+        path, status = run(cfg)
+        assert status == "ok"
+        results.append(json.loads(path.read_text())["metrics"])
+    assert results[0] == results[1]
+    cfg = compose_config(overrides + ["seed=1", f"results_dir={tmp_path / '0'}"])
+    path, _ = run(cfg)
+    assert json.loads(path.read_text())["metrics"]["curves"] != results[0]["curves"]
+
+
+def test_wandb_logs_offline_into_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg = compose_config(["model=dense", "epochs=1", "train_limit=100", "logger=wandb",
+                          f"results_dir={tmp_path}"])
+    path, status = run(cfg)
+    config = json.loads(path.read_text())["config"]
+    assert status == "ok" and path == record_path(tmp_path, config, 0)
+    runs = list((tmp_path / "wandb").glob("wandb/offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+
+
+def test_run_py_help_mentions_overrides():
+    proc = subprocess.run([sys.executable, "run.py", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and "model" in proc.stdout
