@@ -4,7 +4,7 @@ RESULTS_DIR ?= results
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: setup demo test lint tables table1 sync
+.PHONY: setup demo test lint tables table1 sync datasets
 
 setup: .venv/.stamp
 
@@ -39,3 +39,8 @@ tables: setup
 # Pass-through, e.g. `make table1 LOGGER=none DEVICE=cuda`.
 table1: setup
 	$(PY) scripts/table1.py --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER)) $(if $(DEVICE),device=$(DEVICE))
+
+# One sheet of sample images per available dataset: results/figures/datasets_<name>.png
+# (builds and caches the generated sets under data/cache; skips sets whose files are absent).
+datasets: setup
+	$(PY) scripts/datasets.py --out $(RESULTS_DIR)/figures
