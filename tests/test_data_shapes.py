@@ -70,3 +70,8 @@ def test_shapes_are_deterministic_per_data_seed(tmp_path: Path, rect: Splits,
     for name, s in (("rect", rect), ("convex", convex)):
         assert torch.equal(_load(name, tmp_path / "a").train.x, s.train.x)
         assert not torch.equal(_load(name, tmp_path / "b", "data_seed=3").train.x, s.train.x)
+
+
+def test_rect_refuses_an_impossible_gap(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="min_gap=26"):
+        _load("rect", tmp_path, "dataset.min_gap=26")

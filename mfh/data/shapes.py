@@ -39,6 +39,8 @@ def balanced_labels(gen: np.random.Generator, count: int) -> np.ndarray:
 
 def rectangles(gen: np.random.Generator, count: int, min_gap: int) -> tuple[np.ndarray, np.ndarray]:
     """RECT images (count, 28, 28) float32 in {0, 1} and labels (count,) int64 (1 = tall)."""
+    if not 1 <= min_gap <= SIZE - MIN_SIDE:
+        raise ValueError(f"dataset.min_gap={min_gap} is outside 1..{SIZE - MIN_SIDE}")
     labels = balanced_labels(gen, count)
     short, long = np.empty(count, np.int64), np.empty(count, np.int64)
     todo = np.arange(count)
