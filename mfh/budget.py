@@ -73,7 +73,7 @@ def split_proportionally(total: int, weights: list[int]) -> list[int]:
 
 
 def plan_budget(specs: list[LayerSpec], compression: float, hashes: int, g_layers: int,
-                space: str, g_scope: str, dual: bool, dual_share: float,
+                g_bias: bool, space: str, g_scope: str, dual: bool, dual_share: float,
                 hash_bias: bool) -> Budget:
     """Choose K (and K' for -D) so that stored / virtual = compression, to rounding.
 
@@ -83,7 +83,7 @@ def plan_budget(specs: list[LayerSpec], compression: float, hashes: int, g_layer
     virtual = sum(s.virtual for s in specs)
     target = round(compression * virtual)
     bias_params = 0 if hash_bias else sum(s.out_features for s in specs)
-    g_count = g_param_count(g_widths(hashes, g_layers)) if g_layers > 1 else 0
+    g_count = g_param_count(g_widths(hashes, g_layers), g_bias) if g_layers > 1 else 0
     g_params = 0 if dual else g_count * (len(specs) if g_scope == "layer" else 1)
     budget = target - bias_params - g_params
     dual_total = round(dual_share * budget) if dual else 0

@@ -38,8 +38,8 @@ def layer_specs(arch: DictConfig, in_shape: tuple[int, int, int],
 def model_budget(cfg: DictConfig, specs: list[LayerSpec]) -> Budget:
     """The compression budget of a hashed model configuration."""
     m = cfg.model
-    return plan_budget(specs, cfg.compression, cfg.hashes, m.g_layers, m.space, m.g_scope,
-                       m.dual, m.dual_share, m.hash_bias)
+    return plan_budget(specs, cfg.compression, cfg.hashes, m.g_layers, m.g_bias, m.space,
+                       m.g_scope, m.dual, m.dual_share, m.hash_bias)
 
 
 def weight_layers(cfg: DictConfig, specs: list[LayerSpec]) -> list[nn.Module]:
@@ -61,7 +61,7 @@ def _hashed_layers(cfg: DictConfig, specs: list[LayerSpec], budget: Budget) -> l
     space = CompressionSpace(budget.space_sizes[0], 1 / math.sqrt(fan_max)) if shared else None
     dual_space = CompressionSpace(budget.dual_sizes[0], 1.0) if shared and m.dual else None
     has_g = m.g_layers > 1 and not m.dual
-    global_g = Reconstruction(widths) if has_g and m.g_scope == "global" else None
+    global_g = Reconstruction(widths, m.g_bias) if has_g and m.g_scope == "global" else None
     layers: list[nn.Module] = []
     for index, spec in enumerate(specs):
         cols = spec.fan_in + extra
@@ -74,11 +74,11 @@ def _hashed_layers(cfg: DictConfig, specs: list[LayerSpec], budget: Budget) -> l
             dual = None
             if m.dual:
                 layer_dual = dual_space or CompressionSpace(budget.dual_sizes[index], 1.0)
-                bounds = g_param_bounds(widths, bias_bound=1 / math.sqrt(cols))
+                bounds = g_param_bounds(widths, 1 / math.sqrt(cols) if m.g_bias else None)
                 dual_pairs = HashPairs(index, len(bounds), spec.out_features, cols,
                                        layer_dual.size, m.hash_seed, dual=True, mode=m.index_mode)
-                dual = (layer_dual, dual_pairs, bounds, widths)
-            g = (global_g or Reconstruction(widths)) if has_g else None
+                dual = (layer_dual, dual_pairs, bounds, widths, m.g_bias)
+            g = (global_g or Reconstruction(widths, m.g_bias)) if has_g else None
             scale = math.sqrt(fan_max / cols) if shared and m.layer_scale == "fan_in" else 1.0
             source = FunctionalWeight(layer_space, pairs, g, scale, dual)
         if spec.kind == "linear":

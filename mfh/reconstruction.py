@@ -3,6 +3,11 @@
 Depth G counts layers with the input, as in the paper: G2 = U->1, G3 = U->U/2->1,
 G4 = U->U->U/2->1 (widths below 1 round up to 1), tanh hidden units, linear output. G1 is the
 identity (U = 1 only). Inputs are laid out (U, n) so each layer is one small matrix product.
+
+g has no biases by default (`model.g_bias: false`): a bias of g shifts every virtual weight it
+serves by the same amount, and its gradient sums the dense weight gradient over the whole
+network; with biases, U4-G4 on mlp3 did not train at all (loss stuck at 2.30). Without them g
+is odd, g(-z) = -g(z), matching the symmetric sign hashes.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ def g_widths(hashes: int, g_layers: int) -> list[int]:
     return widths[g_layers]
 
 
-def g_param_count(widths: list[int]) -> int:
-    """Number of parameters (weights and biases) of g with these widths."""
-    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+def g_param_count(widths: list[int], bias: bool) -> int:
+    """Number of parameters (weights, and biases if `bias`) of g with these widths."""
+    return sum(a * b + b * bias for a, b in zip(widths[:-1], widths[1:], strict=True))
 
 
 def weight_bound(fan_in: int) -> float:
@@ -32,57 +37,62 @@ def weight_bound(fan_in: int) -> float:
     return math.sqrt(3 / fan_in)
 
 
-def g_param_bounds(widths: list[int], bias_bound: float) -> torch.Tensor:
-    """Per-parameter init bound in the packing order of g: weights `weight_bound`, biases
-    `bias_bound` (for -D, where every parameter is a hashed value of w')."""
+def g_param_bounds(widths: list[int], bias_bound: float | None) -> torch.Tensor:
+    """Per-parameter init bound in the packing order of g: weights `weight_bound`, then biases
+    `bias_bound` (None: no biases). For -D, where every parameter is a hashed value of w'."""
     bounds = []
     for a, b in zip(widths[:-1], widths[1:], strict=True):
-        bounds += [weight_bound(a)] * (a * b) + [bias_bound] * b
+        bounds += [weight_bound(a)] * (a * b) + ([bias_bound] * b if bias_bound else [])
     return torch.tensor(bounds)
 
 
 class Reconstruction(nn.Module):
     """g with its own parameters alpha (shared by all virtual weights it serves).
 
-    forward: z (U, n) -> (n,). Weights start U(-sqrt(3 / fan_in), +) and biases at zero, so at
-    initialisation g passes the scale of z through and adds no common offset to every weight.
+    forward: z (U, n) -> (n,). Weights start U(-sqrt(3 / fan_in), +) and biases (if any) at
+    zero, so at initialisation g passes the scale of z through.
     """
 
-    def __init__(self, widths: list[int]) -> None:
+    def __init__(self, widths: list[int], bias: bool = False) -> None:
         super().__init__()
         if len(widths) < 2:
             raise ValueError("a Reconstruction needs at least one layer; G1 is the identity")
         self.widths = widths
         self.layers = nn.ModuleList(
-            nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)
+            nn.Linear(a, b, bias=bias) for a, b in zip(widths[:-1], widths[1:], strict=True)
         )
         with torch.no_grad():
             for layer in self.layers:
                 layer.weight.uniform_(-weight_bound(layer.in_features),
                                       weight_bound(layer.in_features))
-                layer.bias.zero_()
+                if bias:
+                    layer.bias.zero_()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         for k, layer in enumerate(self.layers):
-            z = torch.addmm(layer.bias.unsqueeze(1), layer.weight, z)
+            z = layer.weight @ z if layer.bias is None else torch.addmm(
+                layer.bias.unsqueeze(1), layer.weight, z)
             if k < len(self.layers) - 1:
                 z = torch.tanh(z)
         return z.squeeze(0)
 
 
-def per_weight_g(z: torch.Tensor, alpha: torch.Tensor, widths: list[int]) -> torch.Tensor:
+def per_weight_g(z: torch.Tensor, alpha: torch.Tensor, widths: list[int],
+                 bias: bool) -> torch.Tensor:
     """g evaluated with a different parameter vector for every virtual weight (-D).
 
     z: (U, n) hashed values; alpha: (R, n) parameters, packed per layer as the weight (out, in)
-    row-major then the bias (out). Returns (n,).
+    row-major then, if `bias`, the bias (out). Returns (n,).
     """
     offset = 0
     last = len(widths) - 2
     for k, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
         weight = alpha[offset:offset + a * b].view(b, a, -1)
-        bias = alpha[offset + a * b:offset + a * b + b]
-        offset += a * b + b
-        z = (weight * z.unsqueeze(0)).sum(1) + bias
+        z = (weight * z.unsqueeze(0)).sum(1)
+        offset += a * b
+        if bias:
+            z = z + alpha[offset:offset + b]
+            offset += b
         if k < last:
             z = torch.tanh(z)
     return z.squeeze(0)

@@ -75,19 +75,19 @@ class FunctionalWeight(nn.Module):
 
     def __init__(self, space: CompressionSpace, hashes: HashPairs, g: Reconstruction | None,
                  scale: float = 1.0, dual: tuple[CompressionSpace, HashPairs, torch.Tensor,
-                                                 list[int]] | None = None) -> None:
+                                                 list[int], bool] | None = None) -> None:
         super().__init__()
         self.space, self.hashes, self.g, self.scale = space, hashes, g, scale
         self.dual_space = self.dual_hashes = None
         if dual is not None:
-            self.dual_space, self.dual_hashes, bounds, self.widths = dual
+            self.dual_space, self.dual_hashes, bounds, self.widths, self.g_bias = dual
             self.register_buffer("dual_bounds", bounds.unsqueeze(1), persistent=False)
 
     def forward(self) -> torch.Tensor:
         z = gather(self.space, *self.hashes())
         if self.dual_space is not None:
             alpha = gather(self.dual_space, *self.dual_hashes()) * self.dual_bounds
-            v = per_weight_g(z, alpha, self.widths)
+            v = per_weight_g(z, alpha, self.widths, self.g_bias)
         elif self.g is not None:
             v = self.g(z)
         else:

@@ -22,17 +22,17 @@ def hashednets_linear(fan_in: int, out: int, buckets: int, dtype=torch.float64) 
 
 
 def mfh_linear(fan_in: int, out: int, buckets: int, hashes: int, g_layers: int, dual: bool,
-               dtype=torch.float64, layer: int = 0) -> HashedLinear:
+               g_bias: bool = False, dtype=torch.float64, layer: int = 0) -> HashedLinear:
     space = CompressionSpace(buckets, 1 / math.sqrt(fan_in))
     pairs = HashPairs(layer, hashes, out, fan_in, buckets, seed=7)
     widths = g_widths(hashes, g_layers)
     dual_parts = None
     if dual:
-        bounds = g_param_bounds(widths, 0.1)
+        bounds = g_param_bounds(widths, 0.1 if g_bias else None)
         dual_space = CompressionSpace(13, 1.0)
         dual_parts = (dual_space, HashPairs(layer, len(bounds), out, fan_in, 13, 7, dual=True),
-                      bounds, widths)
-    g = Reconstruction(widths) if g_layers > 1 and not dual else None
+                      bounds, widths, g_bias)
+    g = Reconstruction(widths, g_bias) if g_layers > 1 and not dual else None
     source = FunctionalWeight(space, pairs, g, 1.3, dual_parts)
     return HashedLinear(fan_in, out, source).to(dtype)
 
@@ -60,11 +60,12 @@ def test_bucket_gradient_is_signed_sum_of_dense_gradient():
     torch.testing.assert_close(layer.source.space.w.grad, expected, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("g_bias", [False, True])
 @pytest.mark.parametrize("g_layers,dual", [(2, False), (3, False), (4, False), (2, True),
                                            (3, True), (4, True)])
-def test_mfh_gradcheck(g_layers, dual):
+def test_mfh_gradcheck(g_layers, dual, g_bias):
     torch.manual_seed(0)
-    layer = mfh_linear(5, 4, 9, hashes=4, g_layers=g_layers, dual=dual)
+    layer = mfh_linear(5, 4, 9, hashes=4, g_layers=g_layers, dual=dual, g_bias=g_bias)
     x = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
     params = [p for p in layer.parameters()]
     assert torch.autograd.gradcheck(lambda x, *p: layer(x), (x, *params))
@@ -75,7 +76,7 @@ def test_w_gradient_equals_chain_rule_over_every_hash():
     dL/dV_ij * s * dg/dz_u * xi_u(i, j)."""
     torch.manual_seed(0)
     hashes, rows, cols, buckets = 4, 3, 5, 7
-    layer = mfh_linear(cols, rows, buckets, hashes=hashes, g_layers=3, dual=False)
+    layer = mfh_linear(cols, rows, buckets, hashes=hashes, g_layers=3, dual=False, g_bias=True)
     x = torch.randn(2, cols, dtype=torch.float64)
     layer(x).pow(2).sum().backward()
     virtual = layer.source().detach().requires_grad_(True)
@@ -119,7 +120,7 @@ def test_conv_layer_equals_conv2d_with_virtual_weight():
     torch.manual_seed(0)
     space = CompressionSpace(50, 0.2)
     pairs = HashPairs(2, 4, 6, 3 * 3 * 3, 50, seed=5)
-    source = FunctionalWeight(space, pairs, Reconstruction(g_widths(4, 3)), 1.0)
+    source = FunctionalWeight(space, pairs, Reconstruction(g_widths(4, 3), bias=True), 1.0)
     conv = HashedConv2d(3, 6, (3, 3), source, stride=2, padding=1)
     x = torch.randn(2, 3, 9, 9)
     kernel = source().reshape(6, 3, 3, 3)
@@ -149,6 +150,7 @@ def test_recomputed_indices_equal_precomputed():
     ["model=hashednets"], ["model=hashednets", "model.hash_bias=true"],
     ["model=mfh"], ["model=mfh", "hashes=16", "model.g_scope=layer"],
     ["model=mfh", "model.dual=true"], ["model=mfh", "model.space=per_layer", "model.dual=true"],
+    ["model=mfh", "model.g_bias=true", "model.g_scope=layer"],
     ["model=mfh", "arch=cnn"], ["model=mfh", "arch=mlp5", "compression=0.015625"],
 ])
 def test_realised_compression_ratio(overrides):
@@ -165,4 +167,4 @@ def test_budget_too_small_is_a_clear_error():
 
     specs = [LayerSpec("linear", 10, 10)]
     with pytest.raises(ConfigError, match="raise compression"):
-        plan_budget(specs, 0.05, 1, 1, "per_layer", "global", False, 0.0, False)
+        plan_budget(specs, 0.05, 1, 1, False, "per_layer", "global", False, 0.0, False)
