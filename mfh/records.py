@@ -18,8 +18,10 @@ from importlib import metadata
 from pathlib import Path
 
 SCHEMA = 1
-# Keys that never change a result: the seed (records are per seed), logging, paths, device.
-NON_RESULT_KEYS = ("seed", "logger", "results_dir", "data_dir", "download", "device", "hydra")
+# Keys that never change a result: the seed (records are per seed), logging, paths, device,
+# whether a checkpoint is saved.
+NON_RESULT_KEYS = ("seed", "logger", "results_dir", "data_dir", "download", "device", "hydra",
+                   "checkpoint")
 PACKAGES = ("torch", "torchvision", "numpy", "hydra-core", "omegaconf", "wandb", "mlxtend",
             "scikit-image")
 

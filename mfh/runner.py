@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
+from mfh.checkpoint import dense_bytes, save_checkpoint
 from mfh.config import label, to_dict, validate
 from mfh.data import Split, Splits, load_splits
 from mfh.models import build_model, count_parameters, layer_specs
@@ -56,6 +57,16 @@ def metrics_of(result: TrainResult) -> dict:
         "curves": {key: [getattr(e, key) for e in result.epochs]
                    for key in ("train_loss", "valid_error", "test_error", "lr")},
     }
+
+
+def write_checkpoint(model: torch.nn.Module, result: TrainResult, config: dict, splits: Splits,
+                     cfg: DictConfig, sig: str) -> dict:
+    """Save the compressed model at the best validation epoch; its size beside the dense one's."""
+    model.load_state_dict(result.best_state)
+    path = Path(cfg.results_dir) / "checkpoints" / sig / f"seed={cfg.seed}.pt"
+    size = save_checkpoint(model, config, splits.shape, splits.num_classes, path)
+    return {"path": str(path), "bytes": size,
+            "dense_bytes": dense_bytes(config, splits.shape, splits.num_classes)}
 
 
 def run(cfg: DictConfig) -> tuple[Path, str]:
@@ -101,6 +112,8 @@ def run(cfg: DictConfig) -> tuple[Path, str]:
         result = train(model, splits.train, splits.valid, splits.test, cfg.epochs, cfg.optim,
                        cfg.seed, on_epoch)
         record["metrics"] = metrics_of(result)
+        if cfg.checkpoint:
+            record["checkpoint"] = write_checkpoint(model, result, config, splits, cfg, sig)
     except Diverged as err:
         record.update(status="failed", failure={"epoch": err.epoch, "reason": err.reason})
     except Exception as err:  # noqa: BLE001 - any failure becomes a failed record

@@ -44,9 +44,10 @@ class EpochLog:
 
 @dataclass
 class TrainResult:
-    """Per-epoch logs and the selection at the best validation epoch."""
+    """Per-epoch logs, the selection at the best validation epoch and the weights there."""
 
     epochs: list[EpochLog] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def best(self) -> EpochLog:
@@ -110,5 +111,7 @@ def train(model: nn.Module, train_split: Split, valid: Split, test: Split, epoch
         log = EpochLog(epoch, total / n, error_rate(model, valid), error_rate(model, test),
                        seconds, seconds / steps, scheduler.get_last_lr()[0])
         result.epochs.append(log)
+        if result.best is log:
+            result.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         on_epoch(log)
     return result
