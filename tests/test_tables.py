@@ -265,9 +265,10 @@ def test_table1_sweeps_each_configuration_once(tmp_path):
     progress, argv = commands[0]
     assert progress == "row 1/11: U4-G3 on mnist5k (layout rows (0) (1.3) (2.2))"
     assert argv[1:3] == ["run.py", "-m"]
-    assert argv[3:] == ["arch=mlp3", "compression=0.125", "epochs=20", "model=mfh", "hashes=4",
-                        "model.g_layers=3", "dataset=mnist5k", "seed=0,1,2,3,4",
-                        f"results_dir={tmp_path}", "logger=none"]
+    assert argv[3:] == [*layout.common, "model=mfh", "hashes=4", "model.g_layers=3",
+                        "dataset=mnist5k", "seed=0,1,2,3,4", f"results_dir={tmp_path}",
+                        "logger=none"]
+    assert argv[3:5] == ["arch=mlp3", "compression=0.125"]
     assert sum("U4-G3 " in p for p, _ in commands) == 1
 
 
