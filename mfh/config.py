@@ -69,6 +69,9 @@ def validate(cfg: DictConfig) -> None:
                           "use model=mfh to change model.space, model.g_layers or model.dual")
     if model in ("hashednets", "mfh"):
         _validate_hashed(cfg)
+    if cfg.optim.g_optimizer not in ("adam", "sgd"):
+        raise ConfigError(f"optim.g_optimizer={cfg.optim.g_optimizer!r} is not allowed; "
+                          "allowed: adam, sgd")
     if cfg.epochs < 1:
         raise ConfigError(f"epochs={cfg.epochs!r} must be at least 1")
     if cfg.train_limit is not None and cfg.train_limit < 1:

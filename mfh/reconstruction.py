@@ -49,8 +49,9 @@ def g_param_bounds(widths: list[int], bias_bound: float | None) -> torch.Tensor:
 class Reconstruction(nn.Module):
     """g with its own parameters alpha (shared by all virtual weights it serves).
 
-    forward: z (U, n) -> (n,). Weights start U(-sqrt(3 / fan_in), +) and biases (if any) at
-    zero, so at initialisation g passes the scale of z through.
+    forward: z (U, n) -> (n,). Weights start at +-1/sqrt(fan_in) with random signs and biases
+    (if any) at zero, so at initialisation g passes the scale of z through; a uniform draw
+    could start a 1 -> 1 layer (U1, U2) near zero, which leaves the whole network dead.
     """
 
     def __init__(self, widths: list[int], bias: bool = False) -> None:
@@ -63,8 +64,8 @@ class Reconstruction(nn.Module):
         )
         with torch.no_grad():
             for layer in self.layers:
-                layer.weight.uniform_(-weight_bound(layer.in_features),
-                                      weight_bound(layer.in_features))
+                signs = torch.randint(0, 2, layer.weight.shape).mul(2).sub(1)
+                layer.weight.copy_(signs / math.sqrt(layer.in_features))
                 if bias:
                     layer.bias.zero_()
 

@@ -54,24 +54,28 @@ class TrainResult:
         return min(self.epochs, key=lambda e: (e.valid_error, e.epoch))
 
 
-def make_optimizer(model: nn.Module, optim: DictConfig
-                   ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """SGD with momentum; lr_t = lr / (1 + lr_decay * t), t counting optimizer steps.
+def make_optimizers(model: nn.Module, optim: DictConfig
+                    ) -> list[tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]]:
+    """SGD with momentum for the network; lr_t = lr / (1 + lr_decay * t), t counting steps.
 
-    The parameters of a reconstruction network g get `lr * g_lr_scale`: g is shared by every
-    virtual weight, so its gradient sums over hundreds of thousands of terms.
+    The reconstruction networks g get their own optimizer (`g_optimizer`, `g_lr`, same decay):
+    g is shared by every virtual weight, so its gradient is a sum over ~1e5-1e6 terms whose size
+    grows with the network. Adam's steps do not depend on that size.
     """
-    g_params = {id(p) for m in model.modules() if isinstance(m, Reconstruction)
-                for p in m.parameters()}
+    g_ids = {id(p) for m in model.modules() if isinstance(m, Reconstruction)
+             for p in m.parameters()}
     params = list(model.parameters())
-    groups = [{"params": [p for p in params if id(p) not in g_params]},
-              {"params": [p for p in params if id(p) in g_params],
-               "lr": optim.lr * optim.g_lr_scale}]
-    optimizer = torch.optim.SGD([g for g in groups if g["params"]], lr=optim.lr,
-                                momentum=optim.momentum, weight_decay=optim.weight_decay)
+    main = [p for p in params if id(p) not in g_ids]
+    g_params = [p for p in params if id(p) in g_ids]
+    optimizers = [torch.optim.SGD(main, lr=optim.lr, momentum=optim.momentum,
+                                  weight_decay=optim.weight_decay)]
+    if g_params and optim.g_optimizer == "adam":
+        optimizers.append(torch.optim.Adam(g_params, lr=optim.g_lr))
+    elif g_params:
+        optimizers.append(torch.optim.SGD(g_params, lr=optim.g_lr, momentum=optim.momentum))
     decay = optim.lr_decay
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1 / (1 + decay * t))
-    return optimizer, scheduler
+    return [(opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1 / (1 + decay * t)))
+            for opt in optimizers]
 
 
 @torch.no_grad()
@@ -89,7 +93,7 @@ def train(model: nn.Module, train_split: Split, valid: Split, test: Split, epoch
           optim: DictConfig, seed: int,
           on_epoch: Callable[[EpochLog], None] = lambda log: None) -> TrainResult:
     """Train `model` in place and return the per-epoch logs; `on_epoch` sees each log."""
-    optimizer, scheduler = make_optimizer(model, optim)
+    optimizers = make_optimizers(model, optim)
     order = torch.Generator().manual_seed(seed)
     result = TrainResult()
     n = len(train_split.y)
@@ -101,15 +105,16 @@ def train(model: nn.Module, train_split: Split, valid: Split, test: Split, epoch
             loss = F.cross_entropy(model(train_split.x[batch]), train_split.y[batch])
             if not math.isfinite(loss.item()):
                 raise Diverged(epoch, f"training loss is {loss.item()} at step {steps + 1}")
-            optimizer.zero_grad(set_to_none=True)
+            model.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
-            scheduler.step()
+            for optimizer, scheduler in optimizers:
+                optimizer.step()
+                scheduler.step()
             total += loss.item() * len(batch)
             steps += 1
         seconds = time.perf_counter() - start
         log = EpochLog(epoch, total / n, error_rate(model, valid), error_rate(model, test),
-                       seconds, seconds / steps, scheduler.get_last_lr()[0])
+                       seconds, seconds / steps, optimizers[0][1].get_last_lr()[0])
         result.epochs.append(log)
         if result.best is log:
             result.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
