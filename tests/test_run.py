@@ -103,3 +103,13 @@ def test_run_py_help_mentions_overrides():
     proc = subprocess.run([sys.executable, "run.py", "--help"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0 and "model" in proc.stdout
+
+
+def test_two_seed_mfh_sweep_end_to_end(tmp_path, quick):
+    run_py("-m", "model=mfh", "hashes=4", "seed=0,1", f"results_dir={tmp_path}", *quick)
+    found = records(tmp_path)
+    assert [(r["label"], r["seed"], r["status"]) for r in found] == [("U4-G3", 0, "ok"),
+                                                                     ("U4-G3", 1, "ok")]
+    assert found[0]["signature"] == found[1]["signature"]
+    assert abs(found[0]["compression"]["ratio"] - 0.125) < 0.00125
+    assert found[0]["checkpoint"]["bytes"] < found[0]["checkpoint"]["dense_bytes"] / 6
