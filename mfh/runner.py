@@ -59,6 +59,14 @@ def metrics_of(result: TrainResult) -> dict:
     }
 
 
+def compression_of(cfg: DictConfig, model: torch.nn.Module, splits: Splits) -> dict:
+    """The record's compression accounting: nominal ratio, virtual and stored parameters."""
+    virtual = sum(s.virtual for s in layer_specs(cfg.arch, splits.shape, splits.num_classes))
+    stored = count_parameters(model)
+    return {"nominal": cfg.compression if cfg.model.name != "dense" else 1.0,
+            "virtual_params": virtual, "stored_params": stored, "ratio": stored / virtual}
+
+
 def write_checkpoint(model: torch.nn.Module, result: TrainResult, config: dict, splits: Splits,
                      cfg: DictConfig, sig: str) -> dict:
     """Save the compressed model at the best validation epoch; its size beside the dense one's."""
@@ -84,18 +92,14 @@ def run(cfg: DictConfig) -> tuple[Path, str]:
     device = torch.device(cfg.device)
     splits = prepare(load_splits(cfg), cfg.train_limit, device)
     model = build_model(cfg, splits.shape, splits.num_classes).to(device)
-    virtual = sum(s.virtual for s in layer_specs(cfg.arch, splits.shape, splits.num_classes))
-    stored = count_parameters(model)
-    record = {
-        "schema": SCHEMA, "status": "ok", "label": name, "signature": sig, "seed": cfg.seed,
-        "dataset": cfg.dataset.name, "config": config, "failure": None,
-        "compression": {"nominal": cfg.compression if cfg.model.name != "dense" else 1.0,
-                        "virtual_params": virtual, "stored_params": stored,
-                        "ratio": stored / virtual},
-        "provenance": {**provenance(), "device": str(device)}, "started": started,
-    }
+    record = {"schema": SCHEMA, "status": "ok", "label": name, "signature": sig,
+              "seed": cfg.seed, "dataset": cfg.dataset.name, "config": config, "failure": None,
+              "compression": compression_of(cfg, model, splits),
+              "provenance": {**provenance(), "device": str(device)}, "started": started}
+    c = record["compression"]
     print(f"{name} seed={cfg.seed} on {cfg.dataset.name}: {len(splits.train.y)} train, "
-          f"{stored:,} stored / {virtual:,} virtual parameters (ratio {stored / virtual:.4f})")
+          f"{c['stored_params']:,} stored / {c['virtual_params']:,} virtual parameters "
+          f"(ratio {c['ratio']:.4f})")
     tracker = make_tracker(cfg, config, name, sig)
     logs: list[EpochLog] = []
 
