@@ -3,6 +3,12 @@
 The weight is a virtual matrix (out, in*kh*kw) produced by a virtual-weight module
 (`mfh.virtual`). The bias is either an ordinary parameter (stored unhashed) or, with
 `hash_bias`, the last column of the virtual matrix.
+
+Inference cache: in eval mode with gradients disabled (`model.eval()` under `torch.no_grad()` or
+`torch.inference_mode()`), a layer rebuilds its virtual weight only when a parameter or buffer
+it reads has changed (in-place update, replacement, device or dtype move), and otherwise reuses
+the last one, so inference costs what a dense layer costs. `train()` drops the cache; so does
+any call with gradients enabled, which always rebuilds (the graph must reach w and g).
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+CacheKey = tuple[tuple[int, int, torch.dtype, torch.device], ...]
+
 
 class _HashedLayer(nn.Module):
-    """Shared part of the hashed layers: virtual weight and bias."""
+    """Shared part of the hashed layers: virtual weight and bias, and the inference cache."""
 
     def __init__(self, out_features: int, fan_in: int, source: nn.Module,
                  hash_bias: bool) -> None:
@@ -27,13 +35,37 @@ class _HashedLayer(nn.Module):
         else:
             bound = 1 / math.sqrt(fan_in)
             self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+        self._cache: tuple[CacheKey, torch.Tensor, torch.Tensor] | None = None
 
     def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The virtual weight (out, fan_in) and the bias (out,)."""
+        """The virtual weight (out, fan_in) and the bias (out,); cached for inference."""
+        if self.training or torch.is_grad_enabled():
+            self._cache = None
+            return self._build()
+        key = self._cache_key()
+        if self._cache is None or self._cache[0] != key:
+            weight, bias = self._build()
+            self._cache = (key, weight.contiguous(), bias.contiguous())
+        return self._cache[1], self._cache[2]
+
+    def _build(self) -> tuple[torch.Tensor, torch.Tensor]:
         matrix = self.source()
         if self.hash_bias:
             return matrix[:, :-1], matrix[:, -1]
         return matrix, self.bias
+
+    def _cache_key(self) -> CacheKey:
+        """Storage, version counter, dtype and device of every tensor the weight reads.
+
+        In-place updates (optimizer steps, `load_state_dict`, `copy_` under no_grad) bump the
+        version counter; writes through `.data` do not, and are not seen.
+        """
+        tensors = [*self.parameters(), *self.buffers()]
+        return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+
+    def train(self, mode: bool = True) -> _HashedLayer:
+        self._cache = None
+        return super().train(mode)
 
 
 class HashedLinear(_HashedLayer):

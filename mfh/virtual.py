@@ -2,6 +2,11 @@
 
 Each module here has no input: calling it returns the virtual matrix (rows, cols) of one layer,
 rows = out features, cols = in*kh*kw (+1 when the bias is hashed as an extra column).
+
+Two implementations compute the same matrix: the fused kernels of `mfh.native` (CPU, float32
+and float64, the default where they build) and the pure-PyTorch reference path (`_reference`
+methods; any device). They agree to float rounding; HashedNets and MFH with U=1, identity g and
+scale 1 take the same path in both, so they agree bit for bit.
 """
 
 from __future__ import annotations
@@ -9,18 +14,48 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mfh.hashing import bucket_and_sign
+from mfh import native
+from mfh.hashing import BUCKET, DUAL_BUCKET, DUAL_SIGN, SIGN, bucket_and_sign
 from mfh.reconstruction import Reconstruction, per_weight_g
 from mfh.space import CompressionSpace
+
+SIGN_BIT = -(2**31)   # bit 31 of an int32 code: the sign hash is -1
+
+
+def pack_codes(index: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
+    """int32 codes: the bucket `index` in bits 0..30, bit 31 set where `sign` is -1."""
+    return index.to(torch.int32) | torch.where(sign < 0, SIGN_BIT, 0).to(torch.int32)
+
+
+def to_blocks(codes: torch.Tensor) -> torch.Tensor:
+    """(slots, n) codes -> (ceil(n / LANES), slots, LANES), padded with code 0 (the kernels'
+    layout: the codes of LANES consecutive virtual weights are adjacent, slot by slot)."""
+    slots, n = codes.shape
+    blocks = -(-n // native.LANES)
+    padded = torch.nn.functional.pad(codes, (0, blocks * native.LANES - n))
+    return padded.view(slots, blocks, native.LANES).transpose(0, 1).contiguous()
+
+
+def from_blocks(blocks: torch.Tensor, n: int) -> torch.Tensor:
+    """The inverse of `to_blocks`: (slots, n) codes of the first n virtual weights."""
+    return blocks.transpose(0, 1).reshape(blocks.shape[1], -1)[:, :n]
+
+
+def unpack_codes(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(int32 index, float32 sign in {-1, +1}) of int32 codes; the inverse of `pack_codes`."""
+    index = codes & (2**31 - 1)
+    sign = torch.where(codes < 0, -1.0, 1.0).to(torch.float32)
+    return index, sign
 
 
 class HashPairs(nn.Module):
     """The (bucket, sign) hash pairs of one layer: `slots` pairs for each of rows x cols keys.
 
     The hash seed is a buffer in the state_dict, so a reloaded model hashes exactly as the saved
-    one did. `mode="precomputed"` keeps int32 indices and float32 signs in memory (fast);
-    `mode="recomputed"` hashes again at every call (no index memory).
-    Calling it returns `(index, sign)`, both (slots, rows * cols).
+    one did. `mode="precomputed"` keeps one int32 code per pair in memory (bucket and sign
+    packed, `pack_codes`; 4 bytes per pair) in the kernels' block layout (`to_blocks`);
+    `mode="recomputed"` hashes again at every call (no index memory). Calling it returns
+    `(index, sign)`, both (slots, rows * cols).
     """
 
     def __init__(self, layer: int, slots: int, rows: int, cols: int, buckets: int, seed: int,
@@ -28,22 +63,32 @@ class HashPairs(nn.Module):
         super().__init__()
         if mode not in ("precomputed", "recomputed"):
             raise ValueError(f"index mode must be precomputed or recomputed, got {mode!r}")
+        if buckets >= 2**31:
+            raise ValueError(f"at most 2**31 - 1 buckets, got {buckets}")
         self.layer, self.slots, self.rows, self.cols = layer, slots, rows, cols
         self.buckets, self.dual, self.mode = buckets, dual, mode
         self.register_buffer("seed", torch.tensor(seed, dtype=torch.int64))
         if mode == "precomputed":
-            index, sign = self._hash("cpu")
-            self.register_buffer("index", index, persistent=False)
-            self.register_buffer("sign", sign, persistent=False)
+            self.register_buffer("codes", self._hash(torch.device("cpu")), persistent=False)
 
-    def _hash(self, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
-        return bucket_and_sign(self.layer, self.slots, self.rows, self.cols, self.buckets,
-                               int(self.seed), dual=self.dual, device=device)
+    def _hash(self, device: torch.device) -> torch.Tensor:
+        seed = int(self.seed)
+        if device.type == "cpu" and native.backend() == "native":
+            bucket_role, sign_role = (DUAL_BUCKET, DUAL_SIGN) if self.dual else (BUCKET, SIGN)
+            return native.hash_codes(self.layer, self.slots, self.rows, self.cols, self.buckets,
+                                     seed + bucket_role, seed + sign_role)
+        index, sign = bucket_and_sign(self.layer, self.slots, self.rows, self.cols, self.buckets,
+                                      seed, dual=self.dual, device=device)
+        return to_blocks(pack_codes(index, sign))
+
+    def packed(self) -> torch.Tensor:
+        """int32 codes in blocks (`to_blocks`): the stored ones, or hashed now (`recomputed`)."""
+        if self.mode == "precomputed":
+            return self.codes
+        return self._hash(self.seed.device)
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.mode == "precomputed":
-            return self.index, self.sign
-        return self._hash(self.seed.device)
+        return unpack_codes(from_blocks(self.packed(), self.rows * self.cols).contiguous())
 
 
 def gather(space: CompressionSpace, index: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
@@ -59,8 +104,18 @@ class HashedNetsWeight(nn.Module):
         self.space, self.hashes = space, hashes
 
     def forward(self) -> torch.Tensor:
+        pairs = self.hashes
+        if native.supports(self.space.w):
+            plan = native.Plan(pairs.rows * pairs.cols, (1,), False, 1.0,
+                               lambda: (pairs.packed(), None))
+            v = native.virtual_weight(plan, self.space.w)
+        else:
+            v = self._reference()
+        return v.view(pairs.rows, pairs.cols)
+
+    def _reference(self) -> torch.Tensor:
         index, sign = self.hashes()
-        return gather(self.space, index, sign)[0].view(self.hashes.rows, self.hashes.cols)
+        return gather(self.space, index, sign)[0]
 
 
 class FunctionalWeight(nn.Module):
@@ -84,6 +139,38 @@ class FunctionalWeight(nn.Module):
             self.register_buffer("dual_bounds", bounds.unsqueeze(1), persistent=False)
 
     def forward(self) -> torch.Tensor:
+        v = self._native() if self._native_fits() else self._reference()
+        return v.view(self.hashes.rows, self.hashes.cols)
+
+    def _widths(self) -> tuple[int, ...]:
+        if self.dual_space is not None:
+            return tuple(self.widths)
+        return tuple(self.g.widths) if self.g is not None else (self.hashes.slots,)
+
+    def _native_fits(self) -> bool:
+        w2 = None if self.dual_space is None else self.dual_space.w
+        g = [] if self.g is None else list(self.g.parameters())
+        return native.supports(self.space.w, w2, *g) and native.Plan.fits(self._widths())
+
+    def _native(self) -> torch.Tensor:
+        pairs, dual_pairs = self.hashes, self.dual_hashes
+        if dual_pairs is not None:
+            plan = native.Plan(pairs.rows * pairs.cols, self._widths(), self.g_bias, self.scale,
+                               lambda: (pairs.packed(), dual_pairs.packed()),
+                               self.dual_bounds.reshape(-1))
+            return native.virtual_weight(plan, self.space.w, None, self.dual_space.w)
+        params = None
+        bias = False
+        if self.g is not None:
+            layers = list(self.g.layers)
+            bias = layers[0].bias is not None
+            params = torch.cat([p.reshape(-1) for layer in layers
+                                for p in (layer.weight, layer.bias) if p is not None])
+        plan = native.Plan(pairs.rows * pairs.cols, self._widths(), bias, self.scale,
+                           lambda: (pairs.packed(), None))
+        return native.virtual_weight(plan, self.space.w, params)
+
+    def _reference(self) -> torch.Tensor:
         z = gather(self.space, *self.hashes())
         if self.dual_space is not None:
             alpha = gather(self.dual_space, *self.dual_hashes()) * self.dual_bounds
@@ -94,4 +181,4 @@ class FunctionalWeight(nn.Module):
             v = z[0]
         if self.scale != 1.0:
             v = v * self.scale
-        return v.view(self.hashes.rows, self.hashes.cols)
+        return v

@@ -1,0 +1,438 @@
+// Fused CPU kernels for hashed virtual weights (HashedNets and MFH), loaded by mfh/native.py.
+//
+// A virtual weight n (of N = rows * cols) reads U hashed values z_u = xi_u * w[h_u] and, for
+// -D, R hashed parameters alpha_r = b_r * xi'_r * w'[h'_r]; g (0 to 3 layers, tanh hidden
+// units, linear output, optional biases) maps z to the weight, which is multiplied by `scale`.
+// Hash codes are int32: the bucket in bits 0..30, bit 31 set when the sign hash is -1. They are
+// laid out in blocks of LANES weights, (ceil(N / LANES), U, LANES), padded with code 0, so that
+// one block's codes are one contiguous run and each slot's LANES codes one vector.
+//
+// forward:  V (N) from w, g's parameters (or w'), codes.
+// backward: dL/dw (K), dL/dg (P) and dL/dw' (K') from dL/dV, recomputing the forward.
+// Weights are processed LANES at a time (SIMD). The backward splits the N weights into a
+// fixed number of chunks, each scatter-adding into its own table; the tables are then summed
+// in chunk order, so results do not depend on the number of threads (deterministic).
+// hash_codes: the xxh32 hash codes of one layer, equal to mfh.hashing.bucket_and_sign.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+constexpr int LANES = 16;
+constexpr int MAX_LAYERS = 3;   // G4
+constexpr int MAX_WIDTH = 16;   // U <= 16 and every hidden width <= U
+constexpr int MAX_UNITS = MAX_WIDTH * (MAX_LAYERS + 1);
+constexpr uint32_t INDEX_MASK = 0x7fffffffu;
+constexpr int PREFETCH = 8;     // blocks ahead
+
+// x times the sign of a code (+1, or -1 when bit 31 is set): exact, branch-free.
+template <typename T>
+inline T flip(T x, int32_t code) { return x * static_cast<T>((code >> 31) | 1); }
+
+// tanh within 3 ulp (float): Eigen's rational approximation, clamped where tanh is +-1.
+inline float tanh_fast(float x) {
+  const float clamp = 7.90531110763549805f;
+  x = x > clamp ? clamp : (x < -clamp ? -clamp : x);
+  const float x2 = x * x;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  float q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  return x * p / q;
+}
+
+inline double tanh_fast(double x) { return std::tanh(x); }
+
+// Everything that describes one virtual-weight computation.
+template <typename T>
+struct Problem {
+  int64_t n;                 // virtual weights
+  int slots;                 // U
+  const int32_t* codes;      // (blocks, U, LANES)
+  const T* w;                // (K)
+  int layers;                // layers of g, 0 = identity
+  int widths[MAX_LAYERS + 1];
+  int units[MAX_LAYERS + 2]; // first unit of each layer's activations (input first)
+  int params[MAX_LAYERS + 1];// first parameter of each layer of g in the packing
+  bool bias;                 // g has biases
+  const T* g;                // global parameters of g (P), or nullptr with -D
+  int dual_slots;            // R, 0 without -D
+  const int32_t* dual_codes; // (blocks, R, LANES)
+  const T* w2;               // (K')
+  const T* bounds;           // (R)
+  T scale;
+};
+
+template <typename T>
+Problem<T> make_problem(int64_t n, int slots, const int32_t* codes, const T* w, int layers,
+                        const int32_t* widths, int bias, const T* g, int dual_slots,
+                        const int32_t* dual_codes, const T* w2, const T* bounds, double scale) {
+  Problem<T> p{};
+  p.n = n; p.slots = slots; p.codes = codes; p.w = w; p.layers = layers; p.bias = bias != 0;
+  p.g = g; p.dual_slots = dual_slots; p.dual_codes = dual_codes; p.w2 = w2; p.bounds = bounds;
+  p.scale = static_cast<T>(scale);
+  p.widths[0] = slots;
+  p.units[0] = 0;
+  p.params[0] = 0;
+  for (int k = 0; k < layers; ++k) {
+    p.widths[k + 1] = widths[k + 1];
+    p.units[k + 1] = p.units[k] + p.widths[k];
+    p.params[k + 1] = p.params[k] + p.widths[k] * p.widths[k + 1] + (p.bias ? p.widths[k + 1] : 0);
+  }
+  p.units[layers + 1] = p.units[layers] + p.widths[layers];
+  return p;
+}
+
+template <typename T>
+inline void prefetch_codes(const Problem<T>& p, int64_t blk) {
+  if (blk * LANES >= p.n) return;
+  for (int u = 0; u < p.slots; ++u) __builtin_prefetch(p.codes + (blk * p.slots + u) * LANES);
+  for (int r = 0; r < p.dual_slots; ++r) {
+    __builtin_prefetch(p.dual_codes + (blk * p.dual_slots + r) * LANES);
+  }
+}
+
+// The signed values table[bucket] * xi of `count` slots, times bounds[r] when given.
+template <typename T>
+inline void gather(const int32_t* cb, int count, const T* table, const T* bounds, T* values) {
+  for (int u = 0; u < count; ++u) {
+    const int32_t* c = cb + u * LANES;
+    T* v = values + u * LANES;
+    #pragma omp simd
+    for (int l = 0; l < LANES; ++l) v[l] = flip(table[c[l] & INDEX_MASK], c[l]);
+    if (bounds != nullptr) {
+      const T b = bounds[u];
+      #pragma omp simd
+      for (int l = 0; l < LANES; ++l) v[l] = v[l] * b;
+    }
+  }
+}
+
+// g's forward on one block: act holds the input z (units 0..U) and receives every layer's
+// output (post-tanh for hidden layers). alpha: per-lane parameters (-D) or nullptr.
+template <typename T>
+inline void g_forward(const Problem<T>& p, T* act, const T* alpha) {
+  for (int k = 0; k < p.layers; ++k) {
+    const int a = p.widths[k], b = p.widths[k + 1], base = p.params[k];
+    const T* in = act + p.units[k] * LANES;
+    T* out = act + p.units[k + 1] * LANES;
+    const bool hidden = k + 1 < p.layers;
+    for (int o = 0; o < b; ++o) {
+      T acc[LANES];
+      #pragma omp simd
+      for (int l = 0; l < LANES; ++l) acc[l] = 0;
+      for (int i = 0; i < a; ++i) {
+        const T* x = in + i * LANES;
+        if (alpha != nullptr) {
+          const T* wt = alpha + (base + o * a + i) * LANES;
+          #pragma omp simd
+          for (int l = 0; l < LANES; ++l) acc[l] = acc[l] + wt[l] * x[l];
+        } else {
+          const T wt = p.g[base + o * a + i];
+          #pragma omp simd
+          for (int l = 0; l < LANES; ++l) acc[l] = acc[l] + wt * x[l];
+        }
+      }
+      if (p.bias) {
+        const int r = base + a * b + o;
+        if (alpha != nullptr) {
+          #pragma omp simd
+          for (int l = 0; l < LANES; ++l) acc[l] = acc[l] + alpha[r * LANES + l];
+        } else {
+          #pragma omp simd
+          for (int l = 0; l < LANES; ++l) acc[l] = acc[l] + p.g[r];
+        }
+      }
+      T* y = out + o * LANES;
+      if (hidden) {
+        #pragma omp simd
+        for (int l = 0; l < LANES; ++l) y[l] = tanh_fast(acc[l]);
+      } else {
+        #pragma omp simd
+        for (int l = 0; l < LANES; ++l) y[l] = acc[l];
+      }
+    }
+  }
+}
+
+// Hashed values of block `blk`: z into act (U, LANES) and, for -D, alpha (R, LANES). The codes
+// of block blk + PREFETCH are prefetched: the gathers of a block depend on its codes.
+template <typename T>
+inline void block_inputs(const Problem<T>& p, int64_t blk, T* act, T* alpha) {
+  prefetch_codes(p, blk + PREFETCH);
+  gather(p.codes + blk * p.slots * LANES, p.slots, p.w, static_cast<const T*>(nullptr), act);
+  if (p.dual_slots > 0) {
+    gather(p.dual_codes + blk * p.dual_slots * LANES, p.dual_slots, p.w2, p.bounds, alpha);
+  }
+}
+
+template <typename T>
+void forward(const Problem<T>& p, T* out, int threads) {
+  const int64_t blocks = (p.n + LANES - 1) / LANES;
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<T> alpha(static_cast<size_t>(p.dual_slots) * LANES);
+    T act[MAX_UNITS * LANES];
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t i0 = blk * LANES;
+      const int nl = static_cast<int>(p.n - i0 < LANES ? p.n - i0 : LANES);
+      block_inputs(p, blk, act, alpha.data());
+      g_forward(p, act, p.dual_slots > 0 ? alpha.data() : nullptr);
+      const T* v = act + p.units[p.layers] * LANES;   // g's output (z_0 for the identity)
+      for (int l = 0; l < nl; ++l) out[i0 + l] = v[l] * p.scale;
+    }
+  }
+}
+
+// Backward of one chunk of weights [lo, hi): scatter-adds into its own tables and sums the
+// gradient of global g parameters into gsum (double, one entry per parameter).
+template <typename T>
+void backward_chunk(const Problem<T>& p, const T* grad_out, int64_t lo, int64_t hi, T* table,
+                    T* table2, double* gsum) {
+  const int n_params = p.params[p.layers];
+  const bool global_g = gsum != nullptr && p.layers > 0 && p.dual_slots == 0;
+  std::vector<T> gacc(global_g ? static_cast<size_t>(n_params) * LANES : 0, T(0));
+  std::vector<T> alpha(static_cast<size_t>(p.dual_slots) * LANES);
+  std::vector<T> dalpha(static_cast<size_t>(p.dual_slots) * LANES);
+  T act[MAX_UNITS * LANES];
+  T delta[MAX_WIDTH * LANES], next[MAX_WIDTH * LANES];
+  for (int64_t i0 = lo; i0 < hi; i0 += LANES) {
+    const int64_t blk = i0 / LANES;
+    const int nl = static_cast<int>(hi - i0 < LANES ? hi - i0 : LANES);
+    const int32_t* cb = p.codes + blk * p.slots * LANES;
+    const int32_t* dcb = p.dual_codes + blk * p.dual_slots * LANES;
+    if (p.layers > 0 || p.dual_slots > 0) block_inputs(p, blk, act, alpha.data());
+    g_forward(p, act, p.dual_slots > 0 ? alpha.data() : nullptr);
+    #pragma omp simd
+    for (int l = 0; l < LANES; ++l) delta[l] = l < nl ? grad_out[i0 + l] * p.scale : T(0);
+    for (int k = p.layers - 1; k >= 0; --k) {
+      const int a = p.widths[k], b = p.widths[k + 1], base = p.params[k];
+      const T* in = act + p.units[k] * LANES;
+      // Gradients of this layer's parameters: weight (o, i) += delta_o * in_i, bias += delta_o.
+      if (p.dual_slots > 0 || global_g) {
+        T* dst = p.dual_slots > 0 ? dalpha.data() : gacc.data();
+        const bool add = p.dual_slots == 0;
+        for (int o = 0; o < b; ++o) {
+          const T* d = delta + o * LANES;
+          for (int i = 0; i < a; ++i) {
+            T* g = dst + (base + o * a + i) * LANES;
+            const T* x = in + i * LANES;
+            if (add) {
+              #pragma omp simd
+              for (int l = 0; l < LANES; ++l) g[l] = g[l] + d[l] * x[l];
+            } else {
+              #pragma omp simd
+              for (int l = 0; l < LANES; ++l) g[l] = d[l] * x[l];
+            }
+          }
+          if (p.bias) {
+            T* g = dst + (base + a * b + o) * LANES;
+            if (add) {
+              #pragma omp simd
+              for (int l = 0; l < LANES; ++l) g[l] = g[l] + d[l];
+            } else {
+              #pragma omp simd
+              for (int l = 0; l < LANES; ++l) g[l] = d[l];
+            }
+          }
+        }
+      }
+      // Gradient of the layer input: sum_o W[o, i] delta_o, times tanh' for hidden inputs.
+      for (int i = 0; i < a; ++i) {
+        T s[LANES];
+        #pragma omp simd
+        for (int l = 0; l < LANES; ++l) s[l] = 0;
+        for (int o = 0; o < b; ++o) {
+          const T* d = delta + o * LANES;
+          if (p.dual_slots > 0) {
+            const T* wt = alpha.data() + (base + o * a + i) * LANES;
+            #pragma omp simd
+            for (int l = 0; l < LANES; ++l) s[l] = s[l] + wt[l] * d[l];
+          } else {
+            const T wt = p.g[base + o * a + i];
+            #pragma omp simd
+            for (int l = 0; l < LANES; ++l) s[l] = s[l] + wt * d[l];
+          }
+        }
+        T* dst = next + i * LANES;
+        if (k > 0) {
+          const T* y = in + i * LANES;
+          #pragma omp simd
+          for (int l = 0; l < LANES; ++l) dst[l] = s[l] * (T(1) - y[l] * y[l]);
+        } else {
+          #pragma omp simd
+          for (int l = 0; l < LANES; ++l) dst[l] = s[l];
+        }
+      }
+      std::memcpy(delta, next, sizeof(T) * a * LANES);
+    }
+    if (table != nullptr) {
+      for (int u = 0; u < p.slots; ++u) {
+        for (int l = 0; l < nl; ++l) {
+          const int32_t c = cb[u * LANES + l];
+          table[c & INDEX_MASK] += flip(delta[u * LANES + l], c);
+        }
+      }
+    }
+    if (table2 != nullptr) {
+      for (int r = 0; r < p.dual_slots; ++r) {
+        const T b = p.bounds[r];
+        for (int l = 0; l < nl; ++l) {
+          const int32_t c = dcb[r * LANES + l];
+          table2[c & INDEX_MASK] += flip(dalpha[r * LANES + l] * b, c);
+        }
+      }
+    }
+  }
+  if (global_g) {
+    for (int q = 0; q < n_params; ++q) {
+      double s = 0;
+      #pragma omp simd
+      for (int l = 0; l < LANES; ++l) s += gacc[q * LANES + l];
+      gsum[q] = s;
+    }
+  }
+}
+
+template <typename T>
+void backward(const Problem<T>& p, const T* grad_out, int chunks, int64_t buckets, T* grad_w,
+              T* tables, T* grad_g, int64_t dual_buckets, T* grad_w2, T* tables2, int threads) {
+  const int n_params = p.params[p.layers];
+  std::vector<double> gsum(grad_g != nullptr ? static_cast<size_t>(chunks) * n_params : 0);
+#pragma omp parallel num_threads(threads)
+  {
+#pragma omp for schedule(static, 1)
+    for (int c = 0; c < chunks; ++c) {
+      // Chunk boundaries are multiples of LANES so every chunk holds whole blocks.
+      const int64_t blocks = (p.n + LANES - 1) / LANES;
+      const int64_t lo = std::min(p.n, blocks * c / chunks * LANES);
+      const int64_t hi = std::min(p.n, blocks * (c + 1) / chunks * LANES);
+      T* table = grad_w != nullptr ? tables + c * buckets : nullptr;
+      T* table2 = grad_w2 != nullptr ? tables2 + c * dual_buckets : nullptr;
+      if (table != nullptr) std::memset(table, 0, sizeof(T) * buckets);
+      if (table2 != nullptr) std::memset(table2, 0, sizeof(T) * dual_buckets);
+      backward_chunk(p, grad_out, lo, hi, table, table2,
+                     grad_g != nullptr ? gsum.data() + c * n_params : nullptr);
+    }
+    if (grad_w != nullptr) {
+#pragma omp for schedule(static)
+      for (int64_t k = 0; k < buckets; ++k) {
+        T s = tables[k];
+        for (int c = 1; c < chunks; ++c) s += tables[c * buckets + k];
+        grad_w[k] = s;
+      }
+    }
+    if (grad_w2 != nullptr) {
+#pragma omp for schedule(static)
+      for (int64_t k = 0; k < dual_buckets; ++k) {
+        T s = tables2[k];
+        for (int c = 1; c < chunks; ++c) s += tables2[c * dual_buckets + k];
+        grad_w2[k] = s;
+      }
+    }
+  }
+  if (grad_g != nullptr) {
+    for (int q = 0; q < n_params; ++q) {
+      double s = 0;
+      for (int c = 0; c < chunks; ++c) s += gsum[c * n_params + q];
+      grad_g[q] = static_cast<T>(s);
+    }
+  }
+}
+
+// xxh32 of the 16-byte message (w0, w1, w2, w3), as in xxhash.
+constexpr uint32_t PRIME1 = 2654435761u, PRIME2 = 2246822519u, PRIME3 = 3266489917u;
+
+inline uint32_t rotl(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+inline uint32_t xxround(uint32_t acc, uint32_t lane) { return rotl(acc + lane * PRIME2, 13) * PRIME1; }
+
+inline uint32_t xxh32_words(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, uint32_t seed) {
+  const uint32_t v1 = xxround(seed + PRIME1 + PRIME2, w0);
+  const uint32_t v2 = xxround(seed + PRIME2, w1);
+  const uint32_t v3 = xxround(seed, w2);
+  const uint32_t v4 = xxround(seed - PRIME1, w3);
+  uint32_t h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18) + 16u;
+  h ^= h >> 15;
+  h *= PRIME2;
+  h ^= h >> 13;
+  h *= PRIME3;
+  return h ^ (h >> 16);
+}
+
+}  // namespace
+
+extern "C" {
+
+int mfh_abi_version() { return 4; }
+
+// forward: out (n). backward: grad_w (K) / grad_g (P) / grad_w2 (K') where not null;
+// tables (chunks, K) and tables2 (chunks, K') are scratch.
+#define MFH_KERNELS(SUFFIX, T)                                                                  \
+  void mfh_forward_##SUFFIX(int64_t n, int slots, const int32_t* codes, const T* w, int layers,  \
+                            const int32_t* widths, int bias, const T* g, int dual_slots,        \
+                            const int32_t* dual_codes, const T* w2, const T* bounds,            \
+                            double scale, T* out, int threads) {                      \
+    forward(make_problem(n, slots, codes, w, layers, widths, bias, g, dual_slots, dual_codes,   \
+                         w2, bounds, scale), out, threads);                              \
+  }                                                                                             \
+  void mfh_backward_##SUFFIX(int64_t n, int slots, const int32_t* codes, const T* w,            \
+                             int layers, const int32_t* widths, int bias, const T* g,           \
+                             int dual_slots, const int32_t* dual_codes, const T* w2,            \
+                             const T* bounds, double scale, const T* grad_out, int chunks,      \
+                             int64_t buckets, T* grad_w,                                        \
+                             T* tables, T* grad_g, int64_t dual_buckets, T* grad_w2,            \
+                             T* tables2, int threads) {                                         \
+    backward(make_problem(n, slots, codes, w, layers, widths, bias, g, dual_slots, dual_codes,  \
+                          w2, bounds, scale), grad_out, chunks, buckets, grad_w, tables,        \
+             grad_g, dual_buckets, grad_w2, tables2, threads);                                  \
+  }
+
+MFH_KERNELS(f32, float)
+MFH_KERNELS(f64, double)
+
+// Hash codes of layer `layer`, (ceil(rows * cols / LANES), slots, LANES) with code 0 past the
+// last weight: bucket = h % buckets in bits 0..30, bit 31 set when the sign hash is odd.
+void mfh_hash_codes(uint32_t layer, int slots, int64_t rows, int64_t cols, int64_t buckets,
+                    uint32_t bucket_seed, uint32_t sign_seed, int32_t* out, int threads) {
+  const int64_t n = rows * cols, blocks = (n + LANES - 1) / LANES;
+  const uint32_t k = static_cast<uint32_t>(buckets);
+  const double inv_k = 1.0 / static_cast<double>(k);
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    uint32_t ii[LANES], jj[LANES];
+    const int64_t m0 = blk * LANES;
+    for (int l = 0; l < LANES; ++l) {   // (i, j) of each lane, without a division per lane
+      const int64_t m = m0 + l < n ? m0 + l : n - 1;
+      ii[l] = static_cast<uint32_t>(m / cols);
+      jj[l] = static_cast<uint32_t>(m - static_cast<int64_t>(ii[l]) * cols);
+    }
+    for (int u = 0; u < slots; ++u) {
+      int32_t* dst = out + (blk * slots + u) * LANES;
+      #pragma omp simd
+      for (int l = 0; l < LANES; ++l) {
+        const uint32_t h = xxh32_words(layer, u, ii[l], jj[l], bucket_seed);
+        const uint32_t xi = xxh32_words(layer, u, ii[l], jj[l], sign_seed);
+        // h % k exactly: the double quotient is off by at most one.
+        int64_t r = static_cast<int64_t>(h) -
+                    static_cast<int64_t>(static_cast<double>(h) * inv_k) * static_cast<int64_t>(k);
+        r = r < 0 ? r + k : (r >= static_cast<int64_t>(k) ? r - k : r);
+        const int32_t code = static_cast<int32_t>(static_cast<uint32_t>(r) | ((xi & 1u) << 31));
+        dst[l] = m0 + l < n ? code : 0;
+      }
+    }
+  }
+}
+
+}  // extern "C"
