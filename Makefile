@@ -4,7 +4,7 @@ RESULTS_DIR ?= results
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: setup demo test lint tables table1 sync datasets
+.PHONY: setup demo test lint tables table1 sync datasets bench bench-quick
 
 setup: .venv/.stamp
 
@@ -44,3 +44,13 @@ table1: setup
 # (builds and caches the generated sets under data/cache; skips sets whose files are absent).
 datasets: setup
 	$(PY) scripts/datasets.py --out $(RESULTS_DIR)/figures
+
+# Cost of dense, HashedNets and MFH layers (issue 5): times, FLOPs, memory, table and figure in
+# results/cost (about 5 minutes on 2 cores). OpenMP threads sleep instead of spinning while they
+# wait, so that other jobs on the machine do not stall the timed runs.
+bench: setup
+	OMP_WAIT_POLICY=$(or $(OMP_WAIT_POLICY),PASSIVE) $(PY) scripts/bench.py --out $(or $(BENCH_DIR),results/cost)
+
+# The whole 3-layer net at batch 50, five models, step and inference_cached (under a minute).
+bench-quick: setup
+	OMP_WAIT_POLICY=$(or $(OMP_WAIT_POLICY),PASSIVE) $(PY) scripts/bench.py --quick --out $(or $(BENCH_DIR),/tmp/mfh-bench-quick)

@@ -1,0 +1,227 @@
+"""The cost benchmark: time, FLOPs and memory of every case x model x batch, written to a folder.
+
+`run(settings, out_dir)` writes summary.csv (times), flops.csv, memory.csv, summary.md (tables),
+cost.png (figure) and meta.json (machine, threads, load, duration). Every time is the median of
+repeated calls after warm-up; every ratio is to dense measured in the same run, interleaved
+with the other models (see `measure.time_interleaved`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from mfh import native
+from mfh.cost import cases, flops, measure, report
+from mfh.cost.cases import CASES, Case, ModelSpec
+
+
+@dataclass
+class Settings:
+    """What to run and how long to time it (see measure.time_interleaved)."""
+
+    layers: tuple[str, ...] = ("fc1", "fc2", "conv", "mlp3")
+    batches: tuple[int, ...] = (1, 50, 256)
+    measures: tuple[str, ...] = measure.MEASURES
+    models: list[ModelSpec] = field(default_factory=cases.grid_models)
+    variants: list[ModelSpec] = field(default_factory=cases.variant_models)
+    variant_case: tuple[str, int] = ("mlp3", 50)
+    extras: bool = True          # reconstruction times, FLOPs, memory
+    rounds: int = 2
+    budget_s: float = 0.15
+    min_calls: int = 2
+    max_calls: int = 10
+    threads: int = 2
+
+
+def quick_settings() -> Settings:
+    """The whole 3-layer net at batch 50: dense, naive, HashedNets, U4-G3, U4-G3-D; step and
+    inference_cached only."""
+    return Settings(layers=("mlp3",), batches=(50,), measures=("step", "inference_cached"),
+                    models=cases.quick_models(), variants=[], extras=False)
+
+
+class Progress:
+    """Progress lines with the elapsed time."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.start:6.1f}s] {message}", flush=True)
+
+
+def _ratio(value: float, dense: float | None) -> float:
+    return value / dense if dense else float("nan")
+
+
+def run(settings: Settings, out_dir: Path, log: Callable[[str], None] | None = None) -> None:
+    """Run the benchmark and write its files into `out_dir`."""
+    log = log or Progress()
+    torch.set_num_threads(settings.threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "load_before": os.getloadavg(),
+            "threads": settings.threads, "torch": torch.__version__, "backend": native.backend(),
+            "machine": platform.machine(), "cpu": _cpu_name(),
+            "settings": {k: v for k, v in asdict(settings).items()
+                         if k not in ("models", "variants")}}
+    log(f"backend {meta['backend']}, {settings.threads} threads, load {meta['load_before']}")
+    times, flop_rows, memory_rows = [], [], []
+    for name in settings.layers:
+        case = CASES[name]
+        specs = list(settings.models)
+        if settings.variant_case[0] == name:
+            specs += settings.variants
+        modules = {}
+        for spec in specs:
+            with native.use_backend(spec.backend):
+                modules[spec.label] = cases.build(case, spec)
+        log(f"{name}: built {len(modules)} models")
+        backends = {spec.label: spec.backend for spec in specs}
+        if settings.extras:
+            times += _reconstruction(case, modules, backends, settings, log)
+        for batch in settings.batches:
+            labels = [s.label for s in specs
+                      if s in settings.models or (name, batch) == settings.variant_case]
+            times += _time_batch(case, {k: modules[k] for k in labels}, backends, batch,
+                                 settings, log)
+            if settings.extras:
+                flop_rows += _flops(case, {k: modules[k] for k in labels}, batch)
+                memory_rows += _memory(case, {k: modules[k] for k in labels}, backends, batch)
+        if settings.extras:
+            memory_rows += _stored(case, modules)
+        del modules
+    meta.update(finished=time.strftime("%Y-%m-%d %H:%M:%S"), load_after=os.getloadavg())
+    _write(out_dir, times, flop_rows, memory_rows, meta)
+    log(f"wrote {out_dir}")
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _time_batch(case: Case, modules: dict, backends: dict, batch: int, settings: Settings,
+                log: Callable[[str], None]) -> list[dict]:
+    rows = []
+    inputs = {k: cases.make_inputs(case, m, batch) for k, m in modules.items()}
+    optimizers = {k: measure.make_optimizer(m) for k, m in modules.items()}
+    for name in settings.measures:
+        runs = {k: measure.runner(case, m, inputs[k], name, optimizers[k])
+                for k, m in modules.items()}
+        samples = measure.time_interleaved(
+            runs, settings.rounds, settings.budget_s, settings.min_calls, settings.max_calls,
+            lambda k: native.use_backend(backends[k]))
+        dense = measure.median(samples["dense"]) if "dense" in samples else None
+        for label, values in samples.items():
+            seconds = measure.median(values)
+            rows.append(dict(layer=case.name, model=label, batch=batch, measure=name,
+                             seconds=seconds, ratio_to_dense=_ratio(seconds, dense)))
+            log(f"{case.name} b={batch} {name:16s} {label:22s} {1e3 * seconds:9.3f} ms"
+                f"  x{_ratio(seconds, dense):.2f}  ({len(values)} calls)")
+    for module in modules.values():
+        module.train()
+    return rows
+
+
+def _reconstruction(case: Case, modules: dict, backends: dict, settings: Settings,
+                    log: Callable[[str], None]) -> list[dict]:
+    runs = {k: r for k, m in modules.items() if (r := measure.reconstruction_runner(m))}
+    samples = measure.time_interleaved(
+        runs, settings.rounds, settings.budget_s, settings.min_calls, settings.max_calls,
+        lambda k: native.use_backend(backends[k]))
+    rows = []
+    for label, values in samples.items():
+        seconds = measure.median(values)
+        rows.append(dict(layer=case.name, model=label, batch=0, measure="reconstruction",
+                         seconds=seconds, ratio_to_dense=float("nan")))
+        log(f"{case.name} reconstruction {label:22s} {1e3 * seconds:9.3f} ms")
+    return rows
+
+
+def _flops(case: Case, modules: dict, batch: int) -> list[dict]:
+    rows = []
+    dense = {}
+    for label, module in modules.items():
+        x1 = cases.make_inputs(case, module, 1).x
+        shapes = flops.layer_shapes(module, x1, network=case.layer is None)
+        stored = sum(p.numel() for p in module.parameters())
+        counted = flops.counted_by_torch(shapes, batch)
+        torch_flops = flops.torch_count(module, cases.make_inputs(case, module, batch).x)
+        for step in (False, True):
+            f = flops.count(shapes, batch, stored, step)
+            key = "step" if step else "forward"
+            if label == "dense":
+                dense[key] = f.total
+            rows.append(dict(layer=case.name, model=label, batch=batch, **{"pass": key},
+                             matmul=f.matmul, reconstruction=f.reconstruction,
+                             optimizer=f.optimizer, total=f.total, gathers=f.gathers, tanh=f.tanh,
+                             ratio_to_dense=_ratio(f.total, dense.get(key)),
+                             analytic_counted=counted, flop_counter=torch_flops))
+    return rows
+
+
+def _memory(case: Case, modules: dict, backends: dict, batch: int) -> list[dict]:
+    rows, dense = [], None
+    for label, module in modules.items():
+        inputs = cases.make_inputs(case, module, batch)
+        with native.use_backend(backends[label]):
+            peak = measure.peak_train_bytes(case, module, inputs, measure.make_optimizer(module))
+        dense = peak if label == "dense" else dense
+        rows.append(dict(layer=case.name, model=label, batch=batch, quantity="peak_train",
+                         bytes=peak, ratio_to_dense=_ratio(peak, dense)))
+    return rows
+
+
+def _stored(case: Case, modules: dict) -> list[dict]:
+    """Stored parameter bytes and stored index bytes (batch-independent: batch 0)."""
+    rows, dense = [], None
+    for label, module in modules.items():
+        params = sum(p.nbytes for p in module.parameters())
+        dense = params if label == "dense" else dense
+        rows.append(dict(layer=case.name, model=label, batch=0, quantity="stored_params",
+                         bytes=params, ratio_to_dense=_ratio(params, dense)))
+        rows.append(dict(layer=case.name, model=label, batch=0, quantity="stored_indices",
+                         bytes=measure.index_bytes(module), ratio_to_dense=float("nan")))
+    return rows
+
+
+def _write(out_dir: Path, times: list[dict], flop_rows: list[dict], memory_rows: list[dict],
+           meta: dict) -> None:
+    report.write_csv(out_dir / "summary.csv", times, report.SUMMARY_COLUMNS)
+    titles = {name: case.title for name, case in CASES.items()}
+    sections = ["# Cost of dense, HashedNets and MFH layers", "",
+                f"Generated by `scripts/bench.py` ({meta['threads']} threads, {meta['cpu']}, "
+                f"torch {meta['torch']}, backend {meta['backend']}, started {meta['started']}). "
+                "Cells: median time (ratio to dense in the same run).", ""]
+    summary = report.read_csv(out_dir / "summary.csv")
+    for name in dict.fromkeys(r["layer"] for r in summary):
+        sections += [f"## {titles[name]}", "", report.time_table(summary, name), ""]
+    if flop_rows:
+        report.write_csv(out_dir / "flops.csv", flop_rows, report.FLOPS_COLUMNS)
+        flop_csv = report.read_csv(out_dir / "flops.csv")
+        sections += ["# FLOPs of one training step (batch 50)", ""]
+        for name in dict.fromkeys(r["layer"] for r in flop_csv):
+            sections += [f"## {titles[name]}", "", report.flops_table(flop_csv, name, 50), ""]
+    if memory_rows:
+        report.write_csv(out_dir / "memory.csv", memory_rows, report.MEMORY_COLUMNS)
+        memory_csv = report.read_csv(out_dir / "memory.csv")
+        sections += ["# Memory", ""]
+        for name in dict.fromkeys(r["layer"] for r in memory_csv):
+            sections += [f"## {titles[name]}", "", report.memory_table(memory_csv, name), ""]
+    if any(r["measure"] == "reconstruction" for r in summary):
+        report.figure(summary, out_dir / "cost.png", titles)
+    (out_dir / "summary.md").write_text("\n".join(sections))
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -1,0 +1,171 @@
+"""Wall time and memory of a module: the timed measures, the timing protocol, peak memory.
+
+Measures (seconds per call):
+- `forward`: the module in train mode with gradients enabled (virtual weights rebuilt);
+- `backward`: back-propagation of the loss only (its forward runs untimed before each call);
+- `step`: zero_grad + forward + loss + backward + SGD (momentum 0.9) step;
+- `inference_cached`: eval mode under no_grad, virtual weights served from the layer cache;
+- `reconstruction`: only building every virtual weight and back-propagating a fixed gradient
+  into w, g and w' (no matrix product; independent of the batch size).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.profiler import ProfilerActivity, profile
+
+from mfh.cost.cases import Case, Inputs, hashed_sources, loss
+from mfh.virtual import HashPairs
+
+MEASURES = ("forward", "backward", "step", "inference_cached")
+LR = 1e-4   # small, so that thousands of timing steps leave the weights in a normal range
+
+Runner = Callable[[], float]
+
+
+def _mode(module: nn.Module, training: bool) -> None:
+    if module.training != training:
+        module.train(training)
+
+
+def runner(case: Case, module: nn.Module, inputs: Inputs, measure: str,
+           optimizer: torch.optim.Optimizer) -> Runner:
+    """A function that runs `measure` once and returns the seconds it took."""
+
+    def forward() -> float:
+        _mode(module, True)
+        start = time.perf_counter()
+        module(inputs.x)
+        return time.perf_counter() - start
+
+    def backward() -> float:
+        _mode(module, True)
+        value = loss(case, module(inputs.x), inputs)
+        start = time.perf_counter()
+        value.backward()
+        seconds = time.perf_counter() - start
+        optimizer.zero_grad(set_to_none=True)
+        return seconds
+
+    def step() -> float:
+        _mode(module, True)
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss(case, module(inputs.x), inputs).backward()
+        optimizer.step()
+        return time.perf_counter() - start
+
+    def inference_cached() -> float:
+        _mode(module, False)
+        start = time.perf_counter()
+        with torch.no_grad():
+            module(inputs.x)
+        return time.perf_counter() - start
+
+    runs = {"forward": forward, "backward": backward, "step": step,
+            "inference_cached": inference_cached}
+    return runs[measure]
+
+
+def reconstruction_runner(module: nn.Module) -> Runner | None:
+    """Build every virtual weight of `module` and back-propagate into w, g, w' (None: dense)."""
+    sources = hashed_sources(module)
+    if not sources:
+        return None
+    with torch.no_grad():
+        grads = [torch.randn_like(source()) for source in sources]
+
+    def run() -> float:
+        start = time.perf_counter()
+        for source, grad in zip(sources, grads, strict=True):
+            source().backward(grad)
+        seconds = time.perf_counter() - start
+        for p in module.parameters():
+            p.grad = None
+        return seconds
+
+    return run
+
+
+def make_optimizer(module: nn.Module) -> torch.optim.Optimizer:
+    return torch.optim.SGD(module.parameters(), lr=LR, momentum=0.9)
+
+
+def time_interleaved(runs: dict[str, Runner], rounds: int, budget_s: float, min_calls: int,
+                     max_calls: int, wrap: Callable[[str], object]) -> dict[str, list[float]]:
+    """Time each runner: `rounds` rounds over all runners, each run warmed up once per round
+    and then called m times; m is set from a first call so one runner takes about `budget_s`
+    in all (within [min_calls, max_calls] per round). Interleaving the runners spreads any
+    change in machine load over all of them. `wrap(name)` is a context manager around a
+    runner's calls (its backend). Returns every timed sample, in seconds.
+    """
+    calls = {}
+    for name, run in runs.items():
+        with wrap(name):
+            run()
+            first = run()
+        calls[name] = min(max_calls, max(min_calls, math.ceil(budget_s / rounds / first)))
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            with wrap(name):
+                run()
+                samples[name] += [run() for _ in range(calls[name])]
+    return samples
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def persistent_bytes(module: nn.Module, optimizer: torch.optim.Optimizer) -> int:
+    """Bytes kept between steps: parameters, buffers (hash codes) and optimizer state."""
+    total = sum(t.nbytes for t in (*module.parameters(), *module.buffers()))
+    for state in optimizer.state.values():
+        total += sum(v.nbytes for v in state.values() if isinstance(v, torch.Tensor))
+    return total
+
+
+def peak_train_bytes(case: Case, module: nn.Module, inputs: Inputs,
+                     optimizer: torch.optim.Optimizer) -> int:
+    """Peak bytes held while training: what is kept between steps (after one step, so the
+    momentum exists) plus the peak of what torch allocates during forward, backward and the
+    SGD step above that, from the profiler's memory events (every allocation and free of the
+    CPU allocator, in order; gradients are freed before the step, so they are counted)."""
+    _mode(module, True)
+
+    def train_step() -> None:
+        loss(case, module(inputs.x), inputs).backward()
+        optimizer.step()
+
+    optimizer.zero_grad(set_to_none=True)
+    train_step()
+    optimizer.zero_grad(set_to_none=True)
+    kept = persistent_bytes(module, optimizer)
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        train_step()
+    optimizer.zero_grad(set_to_none=True)
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                    if e.name() == "[memory]")
+    live = peak = 0
+    for _, nbytes in events:
+        live += nbytes
+        peak = max(peak, live)
+    return kept + peak
+
+
+def index_bytes(module: nn.Module) -> int:
+    """Bytes of stored hash indices: precomputed codes, or naive int64 indices and signs."""
+    total = 0
+    for m in module.modules():
+        if isinstance(m, HashPairs) and m.mode == "precomputed":
+            total += m.codes.nbytes
+        elif hasattr(m, "index") and hasattr(m, "sign") and isinstance(m.index, torch.Tensor):
+            total += m.index.nbytes + m.sign.nbytes
+    return total

@@ -1,0 +1,154 @@
+"""Writing the cost results: CSV files, Markdown tables and the figure."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+SUMMARY_COLUMNS = ("layer", "model", "batch", "measure", "seconds", "ratio_to_dense")
+FLOPS_COLUMNS = ("layer", "model", "batch", "pass", "matmul", "reconstruction", "optimizer",
+                 "total", "gathers", "tanh", "ratio_to_dense", "analytic_counted", "flop_counter")
+MEMORY_COLUMNS = ("layer", "model", "batch", "quantity", "bytes", "ratio_to_dense")
+MEASURE_ORDER = ("step", "forward", "backward", "inference_cached", "reconstruction")
+
+
+def write_csv(path: Path, rows: list[dict], columns: tuple[str, ...]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows({c: _cell(row.get(c)) for c in columns} for row in rows)
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return value
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def _models_in_order(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(r["model"] for r in rows))
+
+
+def time_table(rows: list[dict], layer: str) -> str:
+    """Markdown: one row per model, one column per (measure, batch); 'ms (x ratio)'."""
+    rows = [r for r in rows if r["layer"] == layer]
+    keys = sorted({(r["measure"], int(r["batch"])) for r in rows},
+                  key=lambda k: (MEASURE_ORDER.index(k[0]), k[1]))
+    cells = {(r["model"], r["measure"], int(r["batch"])): r for r in rows}
+    head = ["model"] + [f"{m} (b={b})" if b else f"{m} (any b)" for m, b in keys]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model in _models_in_order(rows):
+        out = [model]
+        for measure, batch in keys:
+            row = cells.get((model, measure, batch))
+            out.append("" if row is None else _time_cell(row))
+        lines.append("| " + " | ".join(out) + " |")
+    return "\n".join(lines)
+
+
+def _time_cell(row: dict) -> str:
+    ms = 1e3 * float(row["seconds"])
+    ratio = row["ratio_to_dense"]
+    return f"{ms:.3g} ms" + (f" (x{float(ratio):.2f})" if ratio not in ("", None) else "")
+
+
+def flops_table(rows: list[dict], layer: str, batch: int) -> str:
+    """Markdown: step FLOPs at one batch size, split into parts, with torch's forward count."""
+    rows = [r for r in rows if r["layer"] == layer and int(r["batch"]) == batch]
+    step = {r["model"]: r for r in rows if r["pass"] == "step"}
+    fwd = {r["model"]: r for r in rows if r["pass"] == "forward"}
+    head = ["model", "matmul", "reconstruction", "optimizer", "total", "x dense", "gathers",
+            "tanh", "forward: analytic / flop_counter"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model in _models_in_order(rows):
+        s, f = step[model], fwd[model]
+        check = f"{_si(f['analytic_counted'])} / {_si(f['flop_counter'])}"
+        lines.append("| " + " | ".join([
+            model, _si(s["matmul"]), _si(s["reconstruction"]), _si(s["optimizer"]),
+            _si(s["total"]), f"{float(s['ratio_to_dense']):.2f}", _si(s["gathers"]),
+            _si(s["tanh"]), check]) + " |")
+    return "\n".join(lines)
+
+
+def memory_table(rows: list[dict], layer: str) -> str:
+    """Markdown: stored parameters, stored indices, peak training memory per batch size."""
+    rows = [r for r in rows if r["layer"] == layer]
+    keys = sorted({(r["quantity"], int(r["batch"])) for r in rows})
+    cells = {(r["model"], r["quantity"], int(r["batch"])): r for r in rows}
+    head = ["model"] + [f"{q} (b={b})" if b else q for q, b in keys]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model in _models_in_order(rows):
+        out = [model]
+        for quantity, batch in keys:
+            row = cells.get((model, quantity, batch))
+            if row is None:
+                out.append("")
+                continue
+            ratio = row["ratio_to_dense"]
+            out.append(_bytes(float(row["bytes"]))
+                       + (f" (x{float(ratio):.2f})" if ratio not in ("", None) else ""))
+        lines.append("| " + " | ".join(out) + " |")
+    return "\n".join(lines)
+
+
+def _si(value: str | float) -> str:
+    x = float(value)
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def _bytes(x: float) -> str:
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if x >= scale:
+            return f"{x / scale:.3g} {unit}"
+    return f"{x:.0f} B"
+
+
+def figure(summary: list[dict], path: Path, titles: dict[str, str]) -> None:
+    """Left: step time / dense at batch 50 per model and layer. Right: share of the step spent
+    rebuilding virtual weights (reconstruction / step) against the batch size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 5.5),
+                                      gridspec_kw={"width_ratios": [2.2, 1]})
+    step50 = [r for r in summary if r["measure"] == "step" and int(r["batch"]) == 50
+              and "[" not in r["model"]]
+    models = _models_in_order(step50)
+    for layer in dict.fromkeys(r["layer"] for r in step50):
+        ratios = {r["model"]: float(r["ratio_to_dense"]) for r in step50 if r["layer"] == layer}
+        xs = [i for i, m in enumerate(models) if m in ratios]
+        left.plot(xs, [ratios[models[i]] for i in xs], "o-", label=titles.get(layer, layer))
+    left.axhline(1, color="grey", lw=0.8)
+    left.set_yscale("log")
+    left.set_xticks(range(len(models)), models, rotation=60, ha="right")
+    left.set_ylabel("step time / dense step time (batch 50)")
+    left.set_title("Training step cost")
+    left.legend(fontsize=8)
+    recon = {(r["layer"], r["model"]): float(r["seconds"]) for r in summary
+             if r["measure"] == "reconstruction"}
+    steps = [r for r in summary if r["measure"] == "step" and (r["layer"], r["model"]) in recon]
+    for layer, model in dict.fromkeys((r["layer"], r["model"]) for r in steps):
+        if model not in ("HashedNets", "U4-G3", "U4-G3-D") or layer not in ("fc1", "conv"):
+            continue
+        pts = sorted((int(r["batch"]), recon[layer, model] / float(r["seconds"]))
+                     for r in steps if (r["layer"], r["model"]) == (layer, model))
+        right.plot(*zip(*pts, strict=True), "o-", label=f"{model}, {layer}")
+    right.set_xscale("log")
+    right.set_xlabel("batch size")
+    right.set_ylabel("reconstruction time / step time")
+    right.set_title("Where the step time goes")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,34 @@
+"""Cost benchmark: `python scripts/bench.py [--quick] [--out DIR] [--threads N]`.
+
+Full (`make bench`): fc1, fc2, conv and the whole 3-layer net at batch 1, 50, 256, every model
+row, times + FLOPs + memory + figure into results/cost. Quick (`make bench-quick`): the whole
+3-layer net at batch 50, five models, step and inference_cached, summary.csv only.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mfh.cost.bench import Settings, quick_settings, run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the quick subset")
+    parser.add_argument("--out", type=Path, default=Path("results/cost"), help="output folder")
+    parser.add_argument("--threads", type=int, default=2, help="torch and kernel threads")
+    parser.add_argument("--calls", type=int, default=None,
+                        help="timed calls per model and round (default: adaptive); 1 for a "
+                             "smoke test")
+    args = parser.parse_args()
+    settings = quick_settings() if args.quick else Settings()
+    settings.threads = args.threads
+    if args.calls is not None:
+        settings.min_calls = settings.max_calls = args.calls
+        settings.rounds = 1
+    run(settings, args.out)
+
+
+if __name__ == "__main__":
+    main()
