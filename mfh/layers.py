@@ -60,8 +60,8 @@ class _HashedLayer(nn.Module):
         In-place updates (optimizer steps, `load_state_dict`, `copy_` under no_grad) bump the
         version counter; writes through `.data` do not, and are not seen.
         """
-        tensors = [*self.parameters(), *self.buffers()]
-        return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+        return tuple((t.data_ptr(), t._version, t.dtype, t.device) for m in self.modules()
+                     for t in (*m._parameters.values(), *m._buffers.values()) if t is not None)
 
     def train(self, mode: bool = True) -> _HashedLayer:
         self._cache = None

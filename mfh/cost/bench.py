@@ -85,8 +85,6 @@ def run(settings: Settings, out_dir: Path, log: Callable[[str], None] | None = N
                 modules[spec.label] = cases.build(case, spec)
         log(f"{name}: built {len(modules)} models")
         backends = {spec.label: spec.backend for spec in specs}
-        if settings.extras:
-            times += _reconstruction(case, modules, backends, settings, log)
         for batch in settings.batches:
             labels = [s.label for s in specs
                       if s in settings.models or (name, batch) == settings.variant_case]
@@ -96,6 +94,7 @@ def run(settings: Settings, out_dir: Path, log: Callable[[str], None] | None = N
                 flop_rows += _flops(case, {k: modules[k] for k in labels}, batch)
                 memory_rows += _memory(case, {k: modules[k] for k in labels}, backends, batch)
         if settings.extras:
+            times += _reconstruction(case, modules, backends, settings, log)
             memory_rows += _stored(case, modules)
         del modules
     meta.update(finished=time.strftime("%Y-%m-%d %H:%M:%S"), load_after=os.getloadavg())
@@ -186,13 +185,16 @@ def _memory(case: Case, modules: dict, backends: dict, batch: int) -> list[dict]
 
 
 def _stored(case: Case, modules: dict) -> list[dict]:
-    """Stored parameter bytes and stored index bytes (batch-independent: batch 0)."""
+    """Stored index bytes and, for a whole network, stored parameter bytes (batch 0: they do not
+    depend on the batch). A single layer of a shared-space model reads the whole network's w,
+    so its parameters are not the layer's share and are not listed."""
     rows, dense = [], None
     for label, module in modules.items():
-        params = sum(p.nbytes for p in module.parameters())
-        dense = params if label == "dense" else dense
-        rows.append(dict(layer=case.name, model=label, batch=0, quantity="stored_params",
-                         bytes=params, ratio_to_dense=_ratio(params, dense)))
+        if case.layer is None:
+            params = sum(p.nbytes for p in module.parameters())
+            dense = params if label == "dense" else dense
+            rows.append(dict(layer=case.name, model=label, batch=0, quantity="stored_params",
+                             bytes=params, ratio_to_dense=_ratio(params, dense)))
         rows.append(dict(layer=case.name, model=label, batch=0, quantity="stored_indices",
                          bytes=measure.index_bytes(module), ratio_to_dense=float("nan")))
     return rows

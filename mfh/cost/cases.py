@@ -120,9 +120,11 @@ class NaiveWeight(nn.Module):
         return self.space.w[self.index] * self.sign
 
 
-def weight_layers(model: nn.Module) -> list[nn.Module]:
-    """The weight layers of a network, in order."""
-    return [m for m in model.modules() if isinstance(m, WEIGHT_LAYERS)]
+def weight_layers(module: nn.Module) -> list[nn.Module]:
+    """The weight layers of a network (an nn.Sequential) in order, or [module] for a layer;
+    not the layers inside g."""
+    children = list(module) if isinstance(module, nn.Sequential) else [module]
+    return [m for m in children if isinstance(m, WEIGHT_LAYERS)]
 
 
 def _precompute(layer: nn.Module) -> None:

@@ -134,7 +134,6 @@ def figure(summary: list[dict], path: Path, titles: dict[str, str]) -> None:
     left.set_xticks(range(len(models)), models, rotation=60, ha="right")
     left.set_ylabel("step time / dense step time (batch 50)")
     left.set_title("Training step cost")
-    left.legend(fontsize=8)
     recon = {(r["layer"], r["model"]): float(r["seconds"]) for r in summary
              if r["measure"] == "reconstruction"}
     steps = [r for r in summary if r["measure"] == "step" and (r["layer"], r["model"]) in recon]
@@ -148,7 +147,9 @@ def figure(summary: list[dict], path: Path, titles: dict[str, str]) -> None:
     right.set_xlabel("batch size")
     right.set_ylabel("reconstruction time / step time")
     right.set_title("Where the step time goes")
-    right.legend(fontsize=8)
+    for ax in (left, right):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -1,0 +1,132 @@
+"""The cost benchmark: analytic FLOPs against torch's counter, the naive HashedNets row, memory,
+and the benchmark script writing its files (with one timed call per measure, not timed here)."""
+
+import contextlib
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from mfh.cost import cases, flops, measure, report
+from mfh.cost.bench import Settings, run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_case(kind: str) -> cases.Case:
+    if kind == "conv":
+        return cases.Case("conv", "conv", "cnn", cases.CIFAR_SHAPE, 1, (64, 16, 16), 256)
+    return cases.CASES[kind]
+
+
+@pytest.mark.parametrize("case_name,spec", [
+    ("fc2", cases.DENSE), ("fc2", cases.HASHEDNETS), ("fc2", cases.NAIVE),
+    ("fc2", cases.mfh_spec(4, 3)), ("fc2", cases.mfh_spec(2, 4)),
+    ("fc2", cases.mfh_spec(4, 3, dual=True)), ("conv", cases.DENSE),
+    ("conv", cases.mfh_spec(2, 3)), ("mlp3", cases.mfh_spec(1, 2)),
+    ("mlp3", cases.ModelSpec("U4-G3 bias", ("model=mfh", "model.g_bias=true")))])
+def test_analytic_flops_match_flop_counter(case_name, spec):
+    case = tiny_case(case_name)
+    module = cases.build(case, spec)
+    x = cases.make_inputs(case, module, 3).x
+    shapes = flops.layer_shapes(module, x[:1], network=case.layer is None)
+    assert flops.counted_by_torch(shapes, 3) == flops.torch_count(module, x)
+
+
+def test_flop_formulas_by_hand():
+    layer = flops.LayerShape(rows=4, fan_in=6, positions=1, input_grad=False, n=24, slots=1)
+    f = flops.count([layer], batch=5, stored=10, step=True)
+    assert f.matmul == 2 * 2 * 5 * 4 * 6            # forward + weight gradient
+    assert f.reconstruction == 24 * 1 + 24 * 2       # flip; flip + scatter-add
+    assert f.optimizer == 40 and f.gathers == 48 and f.tanh == 0
+    u4g3 = flops.LayerShape(rows=1, fan_in=10, positions=1, input_grad=True, n=10, slots=4,
+                            widths=(4, 2, 1), scaled=True, g_mm=True)
+    forward = flops.count([u4g3], batch=1, stored=0, step=False)
+    assert forward.reconstruction == 10 * (4 + (2 * 4 * 2 + 2 * 2 * 1) + 1)
+    assert forward.tanh == 20
+
+
+def test_naive_weight_equals_hashednets():
+    case = cases.CASES["fc2"]
+    layer = cases.build(case, cases.HASHEDNETS)
+    reference = layer.source
+    naive = cases.NaiveWeight(reference)
+    torch.testing.assert_close(naive(), reference(), rtol=0, atol=0)
+    grad = torch.randn(10, 1000)
+    naive().backward(grad)
+    naive_grad = reference.space.w.grad.clone()
+    reference.space.w.grad = None
+    reference().backward(grad)
+    torch.testing.assert_close(naive_grad, reference.space.w.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_peak_memory_counts_weights_gradients_and_momentum():
+    case = cases.CASES["fc1"]
+    layer = nn.Linear(784, 1000)
+    inputs = cases.make_inputs(case, layer, 8)
+    peak = measure.peak_train_bytes(case, layer, inputs, measure.make_optimizer(layer))
+    params = sum(p.nbytes for p in layer.parameters())
+    assert peak >= 3 * params   # weights, momentum, gradients
+    assert peak < 5 * params
+
+
+def test_interleaved_timing_takes_the_requested_calls():
+    calls = {"a": 0, "b": 0}
+
+    def make(name):
+        def run():
+            calls[name] += 1
+            return 1e-3
+        return run
+
+    samples = measure.time_interleaved({k: make(k) for k in calls}, rounds=2, budget_s=1.0,
+                                       min_calls=1, max_calls=3,
+                                       wrap=lambda _: contextlib.nullcontext())
+    assert {k: len(v) for k, v in samples.items()} == {"a": 6, "b": 6}
+    assert calls == {"a": 2 + 2 * 4, "b": 2 + 2 * 4}
+
+
+def test_bench_writes_every_file_with_consistent_rows(tmp_path, capsys):
+    models = [cases.DENSE, cases.NAIVE, cases.HASHEDNETS, cases.mfh_spec(2, 3),
+              cases.mfh_spec(2, 3, dual=True)]
+    settings = Settings(layers=("fc2",), batches=(1, 4), models=models,
+                        variants=[cases.variant(cases.HASHEDNETS, "reference")],
+                        variant_case=("fc2", 4), rounds=1, min_calls=1, max_calls=1)
+    run(settings, tmp_path)
+    summary = report.read_csv(tmp_path / "summary.csv")
+    assert tuple(summary[0]) == report.SUMMARY_COLUMNS
+    labels = [m.label for m in models]
+    for batch in (1, 4):
+        for name in measure.MEASURES:
+            rows = [r for r in summary if r["measure"] == name and int(r["batch"]) == batch]
+            expected = labels + (["HashedNets [reference]"] if batch == 4 else [])
+            assert [r["model"] for r in rows] == expected
+            assert float(rows[0]["ratio_to_dense"]) == 1.0
+    assert {r["model"] for r in summary if r["measure"] == "reconstruction"} == set(labels[1:]) | {
+        "HashedNets [reference]"}
+    assert tuple(report.read_csv(tmp_path / "flops.csv")[0]) == report.FLOPS_COLUMNS
+    memory = report.read_csv(tmp_path / "memory.csv")
+    assert tuple(memory[0]) == report.MEMORY_COLUMNS
+    assert {r["quantity"] for r in memory} == {"peak_train", "stored_indices"}
+    assert (tmp_path / "cost.png").stat().st_size > 0
+    assert "| U2-G3-D |" in (tmp_path / "summary.md").read_text()
+    assert "fc2 b=4 step" in capsys.readouterr().out
+
+
+def test_bench_quick_script_writes_summary(tmp_path):
+    proc = subprocess.run([sys.executable, "scripts/bench.py", "--quick", "--calls", "1",
+                           "--threads", "1", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    with (tmp_path / "summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == report.SUMMARY_COLUMNS
+    assert {(r["model"], r["measure"]) for r in rows} == {
+        (m, s) for m in ("dense", "naive", "HashedNets", "U4-G3", "U4-G3-D")
+        for s in ("step", "inference_cached")}
+    assert all(r["layer"] == "mlp3" and r["batch"] == "50" for r in rows)
+    assert "inference_cached" in proc.stdout
