@@ -299,9 +299,9 @@ def distinct_configs(resolved: list[RowConfig]) -> list[list[RowConfig]]:
     return list(groups.values())
 
 
-def layout_table(layout: Layout, results_dir: str | Path) -> Table:
-    """The layout's rows, with the records of each row's configuration at the layout's seeds."""
-    resolved = resolve_rows(layout)
+def layout_entries(layout: Layout, resolved: list[RowConfig],
+                   results_dir: str | Path) -> list[Entry]:
+    """(label, dataset, record) of every record of the layout's configurations and seeds."""
     runs = Path(results_dir) / "runs"
     entries = []
     for group in distinct_configs(resolved):
@@ -312,8 +312,14 @@ def layout_table(layout: Layout, results_dir: str | Path) -> Table:
                 path = folder / f"seed={seed}.json"
                 if path.exists():
                     entries.append((first.label, dataset, json.loads(path.read_text())))
-    cells, failed = aggregate(entries)
-    _require_values(cells, failed, f"for layout {layout.name} under {runs}")
+    return entries
+
+
+def layout_table(layout: Layout, results_dir: str | Path) -> Table:
+    """The layout's rows, with the records of each row's configuration at the layout's seeds."""
+    resolved = resolve_rows(layout)
+    cells, failed = aggregate(layout_entries(layout, resolved, results_dir))
+    _require_values(cells, failed, f"for layout {layout.name} under {Path(results_dir) / 'runs'}")
     rows = [Row(r.label, r.row.id, r.row.text) for r in resolved]
     return Table(rows, list(layout.datasets), cells, failed, layout_caption(layout))
 

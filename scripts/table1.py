@@ -7,7 +7,9 @@ For each distinct configuration of the layout (rows sharing one are run once) an
 runs `python run.py -m <common> <row overrides> dataset=<d> seed=<seeds> results_dir=<dir>`
 exactly as a user would; run.py skips the runs whose record exists, so re-running resumes.
 Trailing overrides are passed to every run and may only set keys that do not change a result
-(logger, device, data_dir, download, hydra/...). Then writes <out>/<layout name>.{md,csv,tex}.
+(logger, device, data_dir, download, hydra/...). Then writes <out>/<layout name>.{md,csv,tex}
+and the figures <results-dir>/figures/<layout name>.png (mean ± SE per row) and
+<layout name>_curves.png (validation error per epoch).
 Exits 1 if a sweep exited non-zero (after running the others) or the table cannot be made.
 """
 
@@ -19,11 +21,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mfh.plots import plot_curves, plot_table
 from mfh.records import NON_RESULT_KEYS
 from mfh.tables import (
     Layout,
     NoRecords,
     distinct_configs,
+    layout_entries,
     layout_table,
     load_layout,
     resolve_rows,
@@ -96,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     paths = write_tables(table, Path(args.out) if args.out else results_dir / "tables",
                          layout.name)
+    figures = results_dir / "figures"
+    paths.append(plot_table(table, figures / f"{layout.name}.png"))
+    entries = layout_entries(layout, resolve_rows(layout), results_dir)
+    paths.append(plot_curves([record for _, _, record in entries],
+                             figures / f"{layout.name}_curves.png"))
     print(to_markdown(table))
     print("wrote " + ", ".join(map(str, paths)))
     for progress in failed:

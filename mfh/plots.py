@@ -1,0 +1,65 @@
+"""Figures from tables and records: error bars per row, validation curves per label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mfh.tables import Table  # noqa: E402
+
+
+def plot_table(table: Table, path: str | Path) -> Path:
+    """One panel per dataset column: each row's mean test error (%) with ± SE bars."""
+    fig, axes = plt.subplots(1, len(table.datasets), squeeze=False,
+                             figsize=(5 * len(table.datasets), 0.35 * len(table.rows) + 1.2))
+    names = [f"{row.id} {row.label}".strip() for row in table.rows]
+    for ax, dataset in zip(axes[0], table.datasets, strict=True):
+        cells = [table.cells.get((row.label, dataset)) for row in table.rows]
+        means = [c.mean if c else np.nan for c in cells]
+        errors = [c.se or 0.0 if c else 0.0 for c in cells]
+        y = np.arange(len(names))
+        ax.barh(y, means, xerr=errors, color="tab:blue", alpha=0.8, capsize=3)
+        for k, c in enumerate(cells):
+            if c:
+                ax.text(c.mean + (c.se or 0) + 0.1, k, f"{c.mean:.2f} (n={c.n})", va="center",
+                        fontsize=7)
+        ax.set_yticks(y, names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("test error (%), mean ± SE")
+        ax.set_title(dataset)
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_curves(records: list[dict], path: str | Path) -> Path:
+    """Validation error (%) per epoch, mean over seeds, one line per label."""
+    by_label: dict[str, list[list[float]]] = {}
+    for r in records:
+        if r["status"] == "ok":
+            by_label.setdefault(r["label"], []).append(r["metrics"]["curves"]["valid_error"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, curves in sorted(by_label.items()):
+        length = min(len(c) for c in curves)
+        mean = np.mean([c[:length] for c in curves], axis=0)
+        ax.plot(np.arange(1, length + 1), mean, label=f"{name} (n={len(curves)})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation error (%), mean over seeds")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
