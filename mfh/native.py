@@ -33,10 +33,10 @@ import torch
 SOURCE = Path(__file__).resolve().parent / "csrc" / "virtual_kernels.cpp"
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno",
          "-std=c++17", "-shared", "-fPIC"]
-ABI_VERSION = 4
+ABI_VERSION = 5
 MAX_SLOTS = 16            # U and every width of g (MAX_WIDTH in the C++ source)
 MAX_G_LAYERS = 3          # G4
-LANES = 16                # virtual weights per SIMD block (LANES in the C++ source)
+LANES = 64                # virtual weights per block (LANES in the C++ source)
 CHUNK = 65536             # virtual weights per backward chunk, at most MAX_CHUNKS chunks
 MAX_CHUNKS = 4
 BACKENDS = ("auto", "native", "reference")
@@ -77,8 +77,9 @@ def library() -> ctypes.CDLL | None:
         if not target.exists():
             _build(target)
         lib = ctypes.CDLL(str(target))
-        if lib.mfh_abi_version() != ABI_VERSION:
-            raise RuntimeError(f"{target} has ABI {lib.mfh_abi_version()}, want {ABI_VERSION}")
+        if (lib.mfh_abi_version(), lib.mfh_lanes()) != (ABI_VERSION, LANES):
+            raise RuntimeError(f"{target} has ABI {lib.mfh_abi_version()} with "
+                               f"{lib.mfh_lanes()} lanes, want {ABI_VERSION} with {LANES}")
     except (OSError, RuntimeError, subprocess.SubprocessError) as err:
         detail = getattr(err, "stderr", "") or err
         warnings.warn(f"mfh native kernels unavailable, using the PyTorch path: {detail}",

@@ -83,7 +83,7 @@ CONFIGS = [("hashednets", {}), ("identity", {}), ("identity", {"scale": 1.7}),
 @pytest.mark.parametrize("kind,options", CONFIGS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_native_equals_reference(kind, options, dtype):
-    rows, cols = 13, 29   # 377 weights: 23 full blocks of 16 and a partial one
+    rows, cols = 13, 29   # 377 weights: full blocks of native.LANES and a partial one
     module = source(kind, rows, cols, **options).to(dtype)
     grad = torch.randn(rows, cols, dtype=dtype, generator=torch.Generator().manual_seed(1))
     v_native, g_native = outputs_and_grads(module, "native", grad)

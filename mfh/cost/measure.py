@@ -11,10 +11,12 @@ Measures (seconds per call):
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -97,25 +99,31 @@ def make_optimizer(module: nn.Module) -> torch.optim.Optimizer:
     return torch.optim.SGD(module.parameters(), lr=LR, momentum=0.9)
 
 
+SLOW_S = 0.05   # a call this long is its own warm-up in later rounds
+
+
 def time_interleaved(runs: dict[str, Runner], rounds: int, budget_s: float, min_calls: int,
                      max_calls: int, wrap: Callable[[str], object]) -> dict[str, list[float]]:
-    """Time each runner: `rounds` rounds over all runners, each run warmed up once per round
-    and then called m times; m is set from a first call so one runner takes about `budget_s`
-    in all (within [min_calls, max_calls] per round). Interleaving the runners spreads any
-    change in machine load over all of them. `wrap(name)` is a context manager around a
-    runner's calls (its backend). Returns every timed sample, in seconds.
+    """Time each runner: `rounds` rounds over all runners; in each round a runner is warmed up
+    by one untimed call (the first round's also sets m; calls over SLOW_S skip it later) and
+    then called m times, m chosen so that one runner takes about `budget_s` in all (within
+    [min_calls, max_calls] per round). Interleaving the runners spreads any change in machine
+    load over all of them. `wrap(name)` is a context manager around a runner's calls (its
+    backend). Returns every timed sample, in seconds.
     """
-    calls = {}
-    for name, run in runs.items():
-        with wrap(name):
-            run()
-            first = run()
-        calls[name] = min(max_calls, max(min_calls, math.ceil(budget_s / rounds / first)))
+    calls: dict[str, int] = {}
+    warm: dict[str, bool] = {}
     samples: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
+    for round_ in range(rounds):
         for name, run in runs.items():
             with wrap(name):
-                run()
+                if round_ == 0:
+                    first = run()
+                    calls[name] = min(max_calls, max(min_calls,
+                                                     math.ceil(budget_s / rounds / first)))
+                    warm[name] = first <= SLOW_S
+                elif warm[name]:
+                    run()
                 samples[name] += [run() for _ in range(calls[name])]
     return samples
 
@@ -148,7 +156,8 @@ def peak_train_bytes(case: Case, module: nn.Module, inputs: Inputs,
     train_step()
     optimizer.zero_grad(set_to_none=True)
     kept = persistent_bytes(module, optimizer)
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU],
+                                  profile_memory=True) as prof:
         train_step()
     optimizer.zero_grad(set_to_none=True)
     events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
@@ -158,6 +167,19 @@ def peak_train_bytes(case: Case, module: nn.Module, inputs: Inputs,
         live += nbytes
         peak = max(peak, live)
     return kept + peak
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence the profiler's C++ log lines (start/stop, no GPU) on file descriptor 2."""
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def index_bytes(module: nn.Module) -> int:

@@ -22,7 +22,7 @@
 
 namespace {
 
-constexpr int LANES = 16;
+constexpr int LANES = 64;      // weights per block (SIMD lanes x 4 for instruction-level parallelism)
 constexpr int MAX_LAYERS = 3;   // G4
 constexpr int MAX_WIDTH = 16;   // U <= 16 and every hidden width <= U
 constexpr int MAX_UNITS = MAX_WIDTH * (MAX_LAYERS + 1);
@@ -36,7 +36,7 @@ inline T flip(T x, int32_t code) { return x * static_cast<T>((code >> 31) | 1); 
 // tanh within 3 ulp (float): Eigen's rational approximation, clamped where tanh is +-1.
 inline float tanh_fast(float x) {
   const float clamp = 7.90531110763549805f;
-  x = x > clamp ? clamp : (x < -clamp ? -clamp : x);
+  x = std::min(std::max(x, -clamp), clamp);
   const float x2 = x * x;
   float p = -2.76076847742355e-16f;
   p = p * x2 + 2.00018790482477e-13f;
@@ -116,6 +116,27 @@ inline void gather(const int32_t* cb, int count, const T* table, const T* bounds
       #pragma omp simd
       for (int l = 0; l < LANES; ++l) v[l] = v[l] * b;
     }
+  }
+}
+
+// table[bucket] += xi * value (times bounds[u] when given) for `count` slots of the first nl
+// lanes; the signed values and buckets are formed with SIMD, the adds one by one (buckets may
+// repeat within a block).
+template <typename T>
+inline void scatter(const int32_t* cb, int count, const T* values, const T* bounds, int nl,
+                    T* table) {
+  int32_t index[LANES];
+  T signed_values[LANES];
+  for (int u = 0; u < count; ++u) {
+    const int32_t* c = cb + u * LANES;
+    const T* v = values + u * LANES;
+    const T b = bounds != nullptr ? bounds[u] : T(1);
+    #pragma omp simd
+    for (int l = 0; l < LANES; ++l) {
+      index[l] = c[l] & INDEX_MASK;
+      signed_values[l] = flip(bounds != nullptr ? v[l] * b : v[l], c[l]);
+    }
+    for (int l = 0; l < nl; ++l) table[index[l]] += signed_values[l];
   }
 }
 
@@ -278,23 +299,8 @@ void backward_chunk(const Problem<T>& p, const T* grad_out, int64_t lo, int64_t 
       }
       std::memcpy(delta, next, sizeof(T) * a * LANES);
     }
-    if (table != nullptr) {
-      for (int u = 0; u < p.slots; ++u) {
-        for (int l = 0; l < nl; ++l) {
-          const int32_t c = cb[u * LANES + l];
-          table[c & INDEX_MASK] += flip(delta[u * LANES + l], c);
-        }
-      }
-    }
-    if (table2 != nullptr) {
-      for (int r = 0; r < p.dual_slots; ++r) {
-        const T b = p.bounds[r];
-        for (int l = 0; l < nl; ++l) {
-          const int32_t c = dcb[r * LANES + l];
-          table2[c & INDEX_MASK] += flip(dalpha[r * LANES + l] * b, c);
-        }
-      }
-    }
+    if (table != nullptr) scatter(cb, p.slots, delta, static_cast<const T*>(nullptr), nl, table);
+    if (table2 != nullptr) scatter(dcb, p.dual_slots, dalpha.data(), p.bounds, nl, table2);
   }
   if (global_g) {
     for (int q = 0; q < n_params; ++q) {
@@ -375,7 +381,8 @@ inline uint32_t xxh32_words(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, 
 
 extern "C" {
 
-int mfh_abi_version() { return 4; }
+int mfh_abi_version() { return 5; }
+int mfh_lanes() { return LANES; }
 
 // forward: out (n). backward: grad_w (K) / grad_g (P) / grad_w2 (K') where not null;
 // tables (chunks, K) and tables2 (chunks, K') are scratch.
