@@ -33,12 +33,13 @@ import torch
 SOURCE = Path(__file__).resolve().parent / "csrc" / "virtual_kernels.cpp"
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno",
          "-std=c++17", "-shared", "-fPIC"]
-ABI_VERSION = 5
+ABI_VERSION = 6
 MAX_SLOTS = 16            # U and every width of g (MAX_WIDTH in the C++ source)
 MAX_G_LAYERS = 3          # G4
 LANES = 64                # virtual weights per block (LANES in the C++ source)
 CHUNK = 65536             # virtual weights per backward chunk, at most MAX_CHUNKS chunks
 MAX_CHUNKS = 4
+SERIAL = 1 << 15          # hashed values per call below which the kernels use one thread
 BACKENDS = ("auto", "native", "reference")
 
 _override: str | None = None
@@ -152,7 +153,7 @@ def hash_codes(layer: int, slots: int, rows: int, cols: int, buckets: int, bucke
         raise RuntimeError("native kernels unavailable")
     out = torch.empty(-(-rows * cols // LANES), slots, LANES, dtype=torch.int32)
     lib.mfh_hash_codes(layer, slots, rows, cols, buckets, bucket_seed & 0xFFFFFFFF,
-                       sign_seed & 0xFFFFFFFF, out.data_ptr(), torch.get_num_threads())
+                       sign_seed & 0xFFFFFFFF, out.data_ptr(), _threads(out.numel()))
     return out
 
 
@@ -184,6 +185,12 @@ def _ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
+def _threads(work: int) -> int:
+    """Threads for a kernel call touching `work` hashed values: waking threads costs more than
+    a small call."""
+    return 1 if work < SERIAL else torch.get_num_threads()
+
+
 def _call(kernel: str, plan: Plan, w: torch.Tensor, g: torch.Tensor | None,
           w2: torch.Tensor | None, *extra: int | float | None) -> None:
     """Call `mfh_<kernel>_<f32|f64>` with the arguments shared by forward and backward."""
@@ -195,7 +202,7 @@ def _call(kernel: str, plan: Plan, w: torch.Tensor, g: torch.Tensor | None,
     getattr(library(), f"mfh_{kernel}_{suffix}")(
         plan.n, plan.widths[0], _ptr(codes), _ptr(w), len(plan.widths) - 1, _ptr(widths),
         int(plan.bias), _ptr(g), dual_slots, _ptr(dual_codes), _ptr(w2), _ptr(bounds),
-        plan.scale, *extra, torch.get_num_threads())
+        plan.scale, *extra, _threads(plan.n * (plan.widths[0] + dual_slots)))
 
 
 def _contiguous(*tensors: torch.Tensor | None) -> list[torch.Tensor | None]:
@@ -232,7 +239,8 @@ class _VirtualWeight(torch.autograd.Function):
                             ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
             if t is None or not need:
                 return None, None
-            return torch.empty_like(t), torch.empty(chunks, t.numel(), dtype=t.dtype)
+            tables = None if chunks == 1 else torch.empty(chunks, t.numel(), dtype=t.dtype)
+            return torch.empty_like(t), tables
 
         grad_w, tables = grad_and_tables(w, need_w)
         grad_w2, tables2 = grad_and_tables(w2, need_w2)

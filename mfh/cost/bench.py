@@ -68,7 +68,9 @@ def run(settings: Settings, out_dir: Path, log: Callable[[str], None] | None = N
     torch.set_num_threads(settings.threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "load_before": os.getloadavg(),
-            "threads": settings.threads, "torch": torch.__version__, "backend": native.backend(),
+            "threads": settings.threads,
+            "openmp": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")},
+            "torch": torch.__version__, "backend": native.backend(),
             "machine": platform.machine(), "cpu": _cpu_name(),
             "settings": {k: v for k, v in asdict(settings).items()
                          if k not in ("models", "variants")}}

@@ -325,14 +325,16 @@ void backward(const Problem<T>& p, const T* grad_out, int chunks, int64_t bucket
       const int64_t blocks = (p.n + LANES - 1) / LANES;
       const int64_t lo = std::min(p.n, blocks * c / chunks * LANES);
       const int64_t hi = std::min(p.n, blocks * (c + 1) / chunks * LANES);
-      T* table = grad_w != nullptr ? tables + c * buckets : nullptr;
-      T* table2 = grad_w2 != nullptr ? tables2 + c * dual_buckets : nullptr;
+      // Without scratch tables (one chunk) the chunk scatter-adds into the gradient itself.
+      T* table = grad_w == nullptr ? nullptr : tables == nullptr ? grad_w : tables + c * buckets;
+      T* table2 = grad_w2 == nullptr ? nullptr
+                  : tables2 == nullptr ? grad_w2 : tables2 + c * dual_buckets;
       if (table != nullptr) std::memset(table, 0, sizeof(T) * buckets);
       if (table2 != nullptr) std::memset(table2, 0, sizeof(T) * dual_buckets);
       backward_chunk(p, grad_out, lo, hi, table, table2,
                      grad_g != nullptr ? gsum.data() + c * n_params : nullptr);
     }
-    if (grad_w != nullptr) {
+    if (grad_w != nullptr && tables != nullptr) {
 #pragma omp for schedule(static)
       for (int64_t k = 0; k < buckets; ++k) {
         T s = tables[k];
@@ -340,7 +342,7 @@ void backward(const Problem<T>& p, const T* grad_out, int chunks, int64_t bucket
         grad_w[k] = s;
       }
     }
-    if (grad_w2 != nullptr) {
+    if (grad_w2 != nullptr && tables2 != nullptr) {
 #pragma omp for schedule(static)
       for (int64_t k = 0; k < dual_buckets; ++k) {
         T s = tables2[k];
@@ -381,11 +383,11 @@ inline uint32_t xxh32_words(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, 
 
 extern "C" {
 
-int mfh_abi_version() { return 5; }
+int mfh_abi_version() { return 6; }
 int mfh_lanes() { return LANES; }
 
 // forward: out (n). backward: grad_w (K) / grad_g (P) / grad_w2 (K') where not null;
-// tables (chunks, K) and tables2 (chunks, K') are scratch.
+// tables (chunks, K) and tables2 (chunks, K') are scratch, null when chunks is 1.
 #define MFH_KERNELS(SUFFIX, T)                                                                  \
   void mfh_forward_##SUFFIX(int64_t n, int slots, const int32_t* codes, const T* w, int layers,  \
                             const int32_t* widths, int bias, const T* g, int dual_slots,        \
@@ -418,12 +420,16 @@ void mfh_hash_codes(uint32_t layer, int slots, int64_t rows, int64_t cols, int64
   const double inv_k = 1.0 / static_cast<double>(k);
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t blk = 0; blk < blocks; ++blk) {
-    uint32_t ii[LANES], jj[LANES];
+    uint32_t ii[LANES], jj[LANES];   // (i, j) of each lane: one division per block
     const int64_t m0 = blk * LANES;
-    for (int l = 0; l < LANES; ++l) {   // (i, j) of each lane, without a division per lane
-      const int64_t m = m0 + l < n ? m0 + l : n - 1;
-      ii[l] = static_cast<uint32_t>(m / cols);
-      jj[l] = static_cast<uint32_t>(m - static_cast<int64_t>(ii[l]) * cols);
+    int64_t i = m0 / cols, j = m0 - i * cols;
+    for (int l = 0; l < LANES; ++l) {
+      ii[l] = static_cast<uint32_t>(i);
+      jj[l] = static_cast<uint32_t>(j);
+      if (++j == cols) {
+        j = 0;
+        ++i;
+      }
     }
     for (int u = 0; u < slots; ++u) {
       int32_t* dst = out + (blk * slots + u) * LANES;
