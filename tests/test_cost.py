@@ -87,7 +87,7 @@ def test_interleaved_timing_takes_the_requested_calls():
                                        min_calls=1, max_calls=3,
                                        wrap=lambda _: contextlib.nullcontext())
     assert {k: len(v) for k, v in samples.items()} == {"a": 6, "b": 6}
-    assert calls == {"a": 2 * (1 + 3), "b": 2 * (1 + 3)}   # a warm-up and 3 calls per round
+    assert calls == {"a": 1 + 2 * (1 + 3), "b": 1 + 2 * (1 + 3)}   # calibration; warm-up + 3
 
 
 def test_bench_writes_every_file_with_consistent_rows(tmp_path, capsys):

@@ -104,25 +104,30 @@ SLOW_S = 0.05   # a call this long is its own warm-up in later rounds
 
 def time_interleaved(runs: dict[str, Runner], rounds: int, budget_s: float, min_calls: int,
                      max_calls: int, wrap: Callable[[str], object]) -> dict[str, list[float]]:
-    """Time each runner: `rounds` rounds over all runners; in each round a runner is warmed up
-    by one untimed call (the first round's also sets m; calls over SLOW_S skip it later) and
-    then called m times, m chosen so that one runner takes about `budget_s` in all (within
-    [min_calls, max_calls] per round). Interleaving the runners spreads any change in machine
-    load over all of them. `wrap(name)` is a context manager around a runner's calls (its
-    backend). Returns every timed sample, in seconds.
+    """Time each runner: `rounds` rounds over all runners, each round starting one runner
+    later (rotated order). In every round a runner is warmed up by one untimed call and then
+    called m times. m comes from an untimed calibration call after the first warm-up, chosen so
+    that one runner takes about `budget_s` in all (within [min_calls, max_calls] per round);
+    calls over SLOW_S are their own warm-up and calibration. Interleaving spreads any change in
+    machine load over all runners. `wrap(name)` is a context manager around a runner's calls
+    (its backend). Returns every timed sample, in seconds.
     """
+    names = list(runs)
     calls: dict[str, int] = {}
-    warm: dict[str, bool] = {}
-    samples: dict[str, list[float]] = {name: [] for name in runs}
+    slow: dict[str, bool] = {}
+    samples: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(rounds):
-        for name, run in runs.items():
+        shift = round_ * len(names) // rounds
+        for name in names[shift:] + names[:shift]:
+            run = runs[name]
             with wrap(name):
-                if round_ == 0:
+                if name not in calls:
                     first = run()
+                    slow[name] = first > SLOW_S
+                    per_call = first if slow[name] else run()
                     calls[name] = min(max_calls, max(min_calls,
-                                                     math.ceil(budget_s / rounds / first)))
-                    warm[name] = first <= SLOW_S
-                elif warm[name]:
+                                                     math.ceil(budget_s / rounds / per_call)))
+                elif not slow[name]:
                     run()
                 samples[name] += [run() for _ in range(calls[name])]
     return samples
