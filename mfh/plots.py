@@ -44,10 +44,12 @@ def plot_curves(records: list[dict], path: str | Path) -> Path:
         if r["status"] == "ok":
             by_label.setdefault(r["label"], []).append(r["metrics"]["curves"]["valid_error"])
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name, curves in sorted(by_label.items()):
+    colors = plt.cm.tab20(np.linspace(0, 1, 20))
+    for k, (name, curves) in enumerate(sorted(by_label.items())):
         length = min(len(c) for c in curves)
         mean = np.mean([c[:length] for c in curves], axis=0)
-        ax.plot(np.arange(1, length + 1), mean, label=f"{name} (n={len(curves)})")
+        ax.plot(np.arange(1, length + 1), mean, label=f"{name} (n={len(curves)})",
+                color=colors[k % 20], linestyle=("-", "--", ":")[k // 20 % 3])
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation error (%), mean over seeds")
     ax.set_yscale("log")
