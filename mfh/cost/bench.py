@@ -211,17 +211,24 @@ def _write(out_dir: Path, times: list[dict], flop_rows: list[dict], memory_rows:
                 f"torch {meta['torch']}, backend {meta['backend']}, started {meta['started']}). "
                 "Cells: median time (ratio to dense in the same run).", ""]
     summary = report.read_csv(out_dir / "summary.csv")
-    for name in dict.fromkeys(r["layer"] for r in summary):
-        sections += [f"## {titles[name]}", "", report.time_table(summary, name), ""]
+    flop_csv: list[dict] = []
+    memory_csv: list[dict] = []
     if flop_rows:
         report.write_csv(out_dir / "flops.csv", flop_rows, report.FLOPS_COLUMNS)
         flop_csv = report.read_csv(out_dir / "flops.csv")
-        sections += ["# FLOPs of one training step (batch 50)", ""]
-        for name in dict.fromkeys(r["layer"] for r in flop_csv):
-            sections += [f"## {titles[name]}", "", report.flops_table(flop_csv, name, 50), ""]
     if memory_rows:
         report.write_csv(out_dir / "memory.csv", memory_rows, report.MEMORY_COLUMNS)
         memory_csv = report.read_csv(out_dir / "memory.csv")
+    if flop_csv and memory_csv:
+        sections += ["## Headline: ratios to dense", "",
+                     report.headline_table(summary, flop_csv, memory_csv, titles), ""]
+    for name in dict.fromkeys(r["layer"] for r in summary):
+        sections += [f"## {titles[name]}", "", report.time_table(summary, name), ""]
+    if flop_csv:
+        sections += ["# FLOPs of one training step (batch 50)", ""]
+        for name in dict.fromkeys(r["layer"] for r in flop_csv):
+            sections += [f"## {titles[name]}", "", report.flops_table(flop_csv, name, 50), ""]
+    if memory_csv:
         sections += ["# Memory", ""]
         for name in dict.fromkeys(r["layer"] for r in memory_csv):
             sections += [f"## {titles[name]}", "", report.memory_table(memory_csv, name), ""]

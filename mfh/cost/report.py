@@ -97,6 +97,41 @@ def memory_table(rows: list[dict], layer: str) -> str:
     return "\n".join(lines)
 
 
+HEADLINE_MODELS = ("dense", "naive", "HashedNets", "U4-G3", "U4-G3-D")
+
+
+def headline_table(summary: list[dict], flop_rows: list[dict], memory: list[dict],
+                   titles: dict[str, str]) -> str:
+    """Markdown: per layer and headline model, step time / dense at every batch size, cached
+    inference and FLOPs at batch 50, the batch-independent reconstruction time, and peak
+    training memory at batch 50."""
+    def ratio(rows: list[dict], **key: object) -> str:
+        for r in rows:
+            if all(str(r[k]) == str(v) for k, v in key.items()):
+                return f"{float(r['ratio_to_dense']):.2f}" if r["ratio_to_dense"] else ""
+        return ""
+
+    batches = sorted({int(r["batch"]) for r in summary if r["measure"] == "step"})
+    head = (["layer", "model"] + [f"step b={b}" for b in batches]
+            + ["inference cached b=50", "reconstruction ms", "FLOPs step b=50",
+               "peak memory b=50"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for layer in dict.fromkeys(r["layer"] for r in summary):
+        for model in HEADLINE_MODELS:
+            recon = [r for r in summary if (r["layer"], r["model"], r["measure"])
+                     == (layer, model, "reconstruction")]
+            cells = [titles.get(layer, layer), model]
+            cells += [ratio(summary, layer=layer, model=model, measure="step", batch=b)
+                      for b in batches]
+            cells += [ratio(summary, layer=layer, model=model, measure="inference_cached",
+                            batch=50),
+                      f"{1e3 * float(recon[0]['seconds']):.3g}" if recon else "",
+                      ratio(flop_rows, layer=layer, model=model, batch=50, **{"pass": "step"}),
+                      ratio(memory, layer=layer, model=model, batch=50, quantity="peak_train")]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _si(value: str | float) -> str:
     x = float(value)
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
