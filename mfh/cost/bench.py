@@ -76,6 +76,7 @@ def run(settings: Settings, out_dir: Path, log: Callable[[str], None] | None = N
                          if k not in ("models", "variants")}}
     log(f"backend {meta['backend']}, {settings.threads} threads, load {meta['load_before']}")
     times, flop_rows, memory_rows = [], [], []
+    meta["load_per_layer"] = {}
     for name in settings.layers:
         case = CASES[name]
         specs = list(settings.models)
@@ -85,7 +86,8 @@ def run(settings: Settings, out_dir: Path, log: Callable[[str], None] | None = N
         for spec in specs:
             with native.use_backend(spec.backend):
                 modules[spec.label] = cases.build(case, spec)
-        log(f"{name}: built {len(modules)} models")
+        meta["load_per_layer"][name] = os.getloadavg()[0]
+        log(f"{name}: built {len(modules)} models (load {os.getloadavg()[0]:.2f})")
         backends = {spec.label: spec.backend for spec in specs}
         for batch in settings.batches:
             labels = [s.label for s in specs
