@@ -23,7 +23,7 @@ import platform
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +33,7 @@ import torch
 SOURCE = Path(__file__).resolve().parent / "csrc" / "virtual_kernels.cpp"
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno",
          "-std=c++17", "-shared", "-fPIC"]
-ABI_VERSION = 6
+ABI_VERSION = 7
 MAX_SLOTS = 16            # U and every width of g (MAX_WIDTH in the C++ source)
 MAX_G_LAYERS = 3          # G4
 LANES = 64                # virtual weights per block (LANES in the C++ source)
@@ -92,13 +92,12 @@ def library() -> ctypes.CDLL | None:
 
 def _declare(lib: ctypes.CDLL) -> None:
     i32, i64, f64, ptr = ctypes.c_int32, ctypes.c_int64, ctypes.c_double, ctypes.c_void_p
-    common = [i64, i32, ptr, ptr, i32, ptr, i32, ptr, i32, ptr, ptr, ptr, f64]
+    common = [i64, i32, ptr, ptr, ptr, i32, ptr, i32, ptr, i32, ptr, ptr, ptr, ptr, f64]
     for suffix in ("f32", "f64"):
         getattr(lib, f"mfh_forward_{suffix}").argtypes = [*common, ptr, i32]
         getattr(lib, f"mfh_backward_{suffix}").argtypes = [
             *common, ptr, i32, i64, ptr, ptr, ptr, i64, ptr, ptr, i32]
-    lib.mfh_hash_codes.argtypes = [ctypes.c_uint32, i32, i64, i64, i64, ctypes.c_uint32,
-                                   ctypes.c_uint32, ptr, i32]
+    lib.mfh_hash_codes.argtypes = [ptr, i32, ptr, i32]
 
 
 def backend() -> str:
@@ -140,38 +139,56 @@ def supports(*tensors: torch.Tensor | None) -> bool:
             and present[0].dtype in (torch.float32, torch.float64))
 
 
-def hash_codes(layer: int, slots: int, rows: int, cols: int, buckets: int, bucket_seed: int,
-               sign_seed: int) -> torch.Tensor:
+Key = tuple[int, int, int, int, int, int]   # layer, rows, cols, buckets, bucket seed, sign seed
+
+
+def _key(key: Key) -> torch.Tensor:
+    layer, rows, cols, buckets, bucket_seed, sign_seed = key
+    return torch.tensor([layer, rows, cols, buckets, bucket_seed & 0xFFFFFFFF,
+                         sign_seed & 0xFFFFFFFF], dtype=torch.int64)
+
+
+def hash_codes(key: Key, slots: int) -> torch.Tensor:
     """Packed hash codes in blocks, (ceil(rows * cols / LANES), slots, LANES) int32.
 
-    Each code holds the bucket in bits 0..30 and bit 31 set where the sign is -1; code 0 pads
-    the last block. Needs the native kernels; equal to `mfh.virtual.to_blocks(pack_codes(
-    *bucket_and_sign(...)))`.
+    `key`: (layer, rows, cols, buckets, bucket seed, sign seed). Each code holds the bucket in
+    bits 0..30 and bit 31 set where the sign is -1; code 0 pads the last block. Needs the
+    native kernels; equal to `mfh.virtual.to_blocks(pack_codes(*bucket_and_sign(...)))`.
     """
     lib = library()
     if lib is None:
         raise RuntimeError("native kernels unavailable")
-    out = torch.empty(-(-rows * cols // LANES), slots, LANES, dtype=torch.int32)
-    lib.mfh_hash_codes(layer, slots, rows, cols, buckets, bucket_seed & 0xFFFFFFFF,
-                       sign_seed & 0xFFFFFFFF, out.data_ptr(), _threads(out.numel()))
+    out = torch.empty(-(-key[1] * key[2] // LANES), slots, LANES, dtype=torch.int32)
+    words = _key(key)   # kept alive until the call returns
+    lib.mfh_hash_codes(words.data_ptr(), slots, out.data_ptr(), _threads(out.numel()))
     return out
+
+
+@dataclass(frozen=True)
+class Codes:
+    """The hash codes of one set of hash pairs, for a kernel: `stored` codes in blocks (as
+    `hash_codes` returns them) or, when None, hashed block by block inside the kernel from
+    `key`, so that none are kept, not even during the call (index mode `recomputed`)."""
+
+    slots: int
+    key: Key
+    stored: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
 class Plan:
     """Shape of one virtual-weight computation.
 
-    `codes()` returns the codes of w and those of w' for -D (or None), in blocks (see
-    `hash_codes`); it is called in the
-    forward and again in the backward, so recomputed hashes are never kept between the two.
-    `widths`: g's widths, input (U) first; `(U,)` is the identity. `bounds`: (R,) for -D.
+    `codes`: of w; `dual`: of w' for -D. `widths`: g's widths, input (U) first; `(U,)` is the
+    identity. `bounds`: (R,) for -D.
     """
 
     n: int
     widths: tuple[int, ...]
     bias: bool
     scale: float
-    codes: Callable[[], tuple[torch.Tensor, torch.Tensor | None]]
+    codes: Codes
+    dual: Codes | None = None
     bounds: torch.Tensor | None = None
 
     @staticmethod
@@ -194,15 +211,18 @@ def _threads(work: int) -> int:
 def _call(kernel: str, plan: Plan, w: torch.Tensor, g: torch.Tensor | None,
           w2: torch.Tensor | None, *extra: int | float | None) -> None:
     """Call `mfh_<kernel>_<f32|f64>` with the arguments shared by forward and backward."""
-    codes, dual_codes = plan.codes()
     widths = torch.tensor(plan.widths, dtype=torch.int32)
     bounds = None if plan.bounds is None else plan.bounds.to(w.dtype).contiguous()
-    dual_slots = 0 if dual_codes is None else dual_codes.shape[1]
+    dual = plan.dual
+    dual_slots = 0 if dual is None else dual.slots
+    key = _key(plan.codes.key)
+    dual_key = None if dual is None else _key(dual.key)
     suffix = "f32" if w.dtype == torch.float32 else "f64"
     getattr(library(), f"mfh_{kernel}_{suffix}")(
-        plan.n, plan.widths[0], _ptr(codes), _ptr(w), len(plan.widths) - 1, _ptr(widths),
-        int(plan.bias), _ptr(g), dual_slots, _ptr(dual_codes), _ptr(w2), _ptr(bounds),
-        plan.scale, *extra, _threads(plan.n * (plan.widths[0] + dual_slots)))
+        plan.n, plan.codes.slots, _ptr(plan.codes.stored), _ptr(key), _ptr(w),
+        len(plan.widths) - 1, _ptr(widths), int(plan.bias), _ptr(g), dual_slots,
+        _ptr(None if dual is None else dual.stored), _ptr(dual_key), _ptr(w2), _ptr(bounds),
+        plan.scale, *extra, _threads(plan.n * (plan.codes.slots + dual_slots)))
 
 
 def _contiguous(*tensors: torch.Tensor | None) -> list[torch.Tensor | None]:
@@ -245,7 +265,8 @@ class _VirtualWeight(torch.autograd.Function):
         grad_w, tables = grad_and_tables(w, need_w)
         grad_w2, tables2 = grad_and_tables(w2, need_w2)
         grad_g = torch.empty_like(g) if g is not None and need_g else None
-        _call("backward", plan, w, g, w2, _ptr(grad_out.contiguous()), chunks, w.numel(),
+        grad_out = grad_out.contiguous()   # a name keeps a copy alive during the call
+        _call("backward", plan, w, g, w2, _ptr(grad_out), chunks, w.numel(),
               _ptr(grad_w), _ptr(tables), _ptr(grad_g), 0 if w2 is None else w2.numel(),
               _ptr(grad_w2), _ptr(tables2))
         return None, grad_w, grad_g, grad_w2

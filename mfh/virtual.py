@@ -71,14 +71,22 @@ class HashPairs(nn.Module):
         if mode == "precomputed":
             self.register_buffer("codes", self._hash(torch.device("cpu")), persistent=False)
 
-    def _hash(self, device: torch.device) -> torch.Tensor:
+    def kernel_codes(self) -> native.Codes:
+        """The codes for the native kernels: stored, or (recomputed) hashed inside them."""
+        stored = self.codes if self.mode == "precomputed" else None
+        return native.Codes(self.slots, self._key(), stored)
+
+    def _key(self) -> native.Key:
         seed = int(self.seed)
+        bucket_role, sign_role = (DUAL_BUCKET, DUAL_SIGN) if self.dual else (BUCKET, SIGN)
+        return (self.layer, self.rows, self.cols, self.buckets, seed + bucket_role,
+                seed + sign_role)
+
+    def _hash(self, device: torch.device) -> torch.Tensor:
         if device.type == "cpu" and native.backend() == "native":
-            bucket_role, sign_role = (DUAL_BUCKET, DUAL_SIGN) if self.dual else (BUCKET, SIGN)
-            return native.hash_codes(self.layer, self.slots, self.rows, self.cols, self.buckets,
-                                     seed + bucket_role, seed + sign_role)
+            return native.hash_codes(self._key(), self.slots)
         index, sign = bucket_and_sign(self.layer, self.slots, self.rows, self.cols, self.buckets,
-                                      seed, dual=self.dual, device=device)
+                                      int(self.seed), dual=self.dual, device=device)
         return to_blocks(pack_codes(index, sign))
 
     def packed(self) -> torch.Tensor:
@@ -106,8 +114,7 @@ class HashedNetsWeight(nn.Module):
     def forward(self) -> torch.Tensor:
         pairs = self.hashes
         if native.supports(self.space.w):
-            plan = native.Plan(pairs.rows * pairs.cols, (1,), False, 1.0,
-                               lambda: (pairs.packed(), None))
+            plan = native.Plan(pairs.rows * pairs.cols, (1,), False, 1.0, pairs.kernel_codes())
             v = native.virtual_weight(plan, self.space.w)
         else:
             v = self._reference()
@@ -156,7 +163,7 @@ class FunctionalWeight(nn.Module):
         pairs, dual_pairs = self.hashes, self.dual_hashes
         if dual_pairs is not None:
             plan = native.Plan(pairs.rows * pairs.cols, self._widths(), self.g_bias, self.scale,
-                               lambda: (pairs.packed(), dual_pairs.packed()),
+                               pairs.kernel_codes(), dual_pairs.kernel_codes(),
                                self.dual_bounds.reshape(-1))
             return native.virtual_weight(plan, self.space.w, None, self.dual_space.w)
         params = None
@@ -167,7 +174,7 @@ class FunctionalWeight(nn.Module):
             params = torch.cat([p.reshape(-1) for layer in layers
                                 for p in (layer.weight, layer.bias) if p is not None])
         plan = native.Plan(pairs.rows * pairs.cols, self._widths(), bias, self.scale,
-                           lambda: (pairs.packed(), None))
+                           pairs.kernel_codes())
         return native.virtual_weight(plan, self.space.w, params)
 
     def _reference(self) -> torch.Tensor:

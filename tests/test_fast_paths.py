@@ -96,6 +96,17 @@ def test_native_equals_reference(kind, options, dtype):
 
 
 @needs_native
+def test_native_accepts_non_contiguous_gradients():
+    module = source("g", 6, 70, g_bias=True).double()
+    grad = torch.randn(70, 6, dtype=torch.float64).t()
+    assert not grad.is_contiguous()
+    v_native, g_native = outputs_and_grads(module, "native", grad)
+    v_ref, g_ref = outputs_and_grads(module, "reference", grad)
+    for a, b in zip(g_native, g_ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@needs_native
 def test_native_multi_chunk_backward_equals_reference():
     """More than native.CHUNK weights: several per-chunk tables, summed in order."""
     rows, cols = 70, 2000

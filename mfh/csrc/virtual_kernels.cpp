@@ -54,12 +54,82 @@ inline float tanh_fast(float x) {
 
 inline double tanh_fast(double x) { return std::tanh(x); }
 
+// xxh32 of the 16-byte message (w0, w1, w2, w3), as in xxhash.
+constexpr uint32_t PRIME1 = 2654435761u, PRIME2 = 2246822519u, PRIME3 = 3266489917u;
+
+inline uint32_t rotl(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+inline uint32_t xxround(uint32_t acc, uint32_t lane) { return rotl(acc + lane * PRIME2, 13) * PRIME1; }
+
+inline uint32_t xxh32_words(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, uint32_t seed) {
+  const uint32_t v1 = xxround(seed + PRIME1 + PRIME2, w0);
+  const uint32_t v2 = xxround(seed + PRIME2, w1);
+  const uint32_t v3 = xxround(seed, w2);
+  const uint32_t v4 = xxround(seed - PRIME1, w3);
+  uint32_t h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18) + 16u;
+  h ^= h >> 15;
+  h *= PRIME2;
+  h ^= h >> 13;
+  h *= PRIME3;
+  return h ^ (h >> 16);
+}
+
+// The hash codes of one set of hash pairs of a layer: stored (blocks, slots, LANES), or, when
+// `stored` is null, hashed block by block from key = (layer, rows, cols, buckets, bucket seed,
+// sign seed), so that no codes are kept (index mode `recomputed`).
+struct Codes {
+  const int32_t* stored;
+  const int64_t* key;
+  int slots;
+};
+
+// The codes (slots, LANES) of block blk: bucket = h % buckets in bits 0..30, bit 31 set when
+// the sign hash is odd; code 0 past the last of the n = rows * cols weights.
+inline void hash_block(const int64_t* key, int slots, int64_t blk, int32_t* out) {
+  const uint32_t layer = static_cast<uint32_t>(key[0]);
+  const int64_t cols = key[2], n = key[1] * cols;
+  const uint32_t k = static_cast<uint32_t>(key[3]);
+  const uint32_t bucket_seed = static_cast<uint32_t>(key[4]), sign_seed = static_cast<uint32_t>(key[5]);
+  const double inv_k = 1.0 / static_cast<double>(k);
+  uint32_t ii[LANES], jj[LANES];   // (i, j) of each lane: one division per block
+  const int64_t m0 = blk * LANES;
+  int64_t i = m0 / cols, j = m0 - i * cols;
+  for (int l = 0; l < LANES; ++l) {
+    ii[l] = static_cast<uint32_t>(i);
+    jj[l] = static_cast<uint32_t>(j);
+    if (++j == cols) {
+      j = 0;
+      ++i;
+    }
+  }
+  for (int u = 0; u < slots; ++u) {
+    int32_t* dst = out + u * LANES;
+    #pragma omp simd
+    for (int l = 0; l < LANES; ++l) {
+      const uint32_t h = xxh32_words(layer, u, ii[l], jj[l], bucket_seed);
+      const uint32_t xi = xxh32_words(layer, u, ii[l], jj[l], sign_seed);
+      // h % k exactly: the double quotient is off by at most one.
+      int64_t r = static_cast<int64_t>(h) -
+                  static_cast<int64_t>(static_cast<double>(h) * inv_k) * static_cast<int64_t>(k);
+      r = r < 0 ? r + k : (r >= static_cast<int64_t>(k) ? r - k : r);
+      const int32_t code = static_cast<int32_t>(static_cast<uint32_t>(r) | ((xi & 1u) << 31));
+      dst[l] = m0 + l < n ? code : 0;
+    }
+  }
+}
+
+// The codes of block blk: a pointer into the stored codes, or hashed into scratch.
+inline const int32_t* block_codes(const Codes& c, int64_t blk, int32_t* scratch) {
+  if (c.stored != nullptr) return c.stored + blk * c.slots * LANES;
+  hash_block(c.key, c.slots, blk, scratch);
+  return scratch;
+}
+
 // Everything that describes one virtual-weight computation.
 template <typename T>
 struct Problem {
   int64_t n;                 // virtual weights
   int slots;                 // U
-  const int32_t* codes;      // (blocks, U, LANES)
+  Codes codes;               // of w: (blocks, U, LANES)
   const T* w;                // (K)
   int layers;                // layers of g, 0 = identity
   int widths[MAX_LAYERS + 1];
@@ -68,19 +138,21 @@ struct Problem {
   bool bias;                 // g has biases
   const T* g;                // global parameters of g (P), or nullptr with -D
   int dual_slots;            // R, 0 without -D
-  const int32_t* dual_codes; // (blocks, R, LANES)
+  Codes dual_codes;          // of w': (blocks, R, LANES)
   const T* w2;               // (K')
   const T* bounds;           // (R)
   T scale;
 };
 
 template <typename T>
-Problem<T> make_problem(int64_t n, int slots, const int32_t* codes, const T* w, int layers,
-                        const int32_t* widths, int bias, const T* g, int dual_slots,
-                        const int32_t* dual_codes, const T* w2, const T* bounds, double scale) {
+Problem<T> make_problem(int64_t n, int slots, const int32_t* codes, const int64_t* key,
+                        const T* w, int layers, const int32_t* widths, int bias, const T* g,
+                        int dual_slots, const int32_t* dual_codes, const int64_t* dual_key,
+                        const T* w2, const T* bounds, double scale) {
   Problem<T> p{};
-  p.n = n; p.slots = slots; p.codes = codes; p.w = w; p.layers = layers; p.bias = bias != 0;
-  p.g = g; p.dual_slots = dual_slots; p.dual_codes = dual_codes; p.w2 = w2; p.bounds = bounds;
+  p.n = n; p.slots = slots; p.codes = {codes, key, slots}; p.w = w; p.layers = layers;
+  p.bias = bias != 0; p.g = g; p.dual_slots = dual_slots;
+  p.dual_codes = {dual_codes, dual_key, dual_slots}; p.w2 = w2; p.bounds = bounds;
   p.scale = static_cast<T>(scale);
   p.widths[0] = slots;
   p.units[0] = 0;
@@ -94,12 +166,13 @@ Problem<T> make_problem(int64_t n, int slots, const int32_t* codes, const T* w, 
   return p;
 }
 
+// Prefetch the stored codes of block blk: the gathers of a block depend on its codes.
 template <typename T>
 inline void prefetch_codes(const Problem<T>& p, int64_t blk) {
   if (blk * LANES >= p.n) return;
-  for (int u = 0; u < p.slots; ++u) __builtin_prefetch(p.codes + (blk * p.slots + u) * LANES);
-  for (int r = 0; r < p.dual_slots; ++r) {
-    __builtin_prefetch(p.dual_codes + (blk * p.dual_slots + r) * LANES);
+  for (const Codes* c : {&p.codes, &p.dual_codes}) {
+    if (c->stored == nullptr) continue;
+    for (int u = 0; u < c->slots; ++u) __builtin_prefetch(c->stored + (blk * c->slots + u) * LANES);
   }
 }
 
@@ -187,15 +260,13 @@ inline void g_forward(const Problem<T>& p, T* act, const T* alpha) {
   }
 }
 
-// Hashed values of block `blk`: z into act (U, LANES) and, for -D, alpha (R, LANES). The codes
-// of block blk + PREFETCH are prefetched: the gathers of a block depend on its codes.
+// Hashed values of a block with codes cb (and dcb for -D): z into act (U, LANES) and alpha
+// (R, LANES).
 template <typename T>
-inline void block_inputs(const Problem<T>& p, int64_t blk, T* act, T* alpha) {
-  prefetch_codes(p, blk + PREFETCH);
-  gather(p.codes + blk * p.slots * LANES, p.slots, p.w, static_cast<const T*>(nullptr), act);
-  if (p.dual_slots > 0) {
-    gather(p.dual_codes + blk * p.dual_slots * LANES, p.dual_slots, p.w2, p.bounds, alpha);
-  }
+inline void block_inputs(const Problem<T>& p, const int32_t* cb, const int32_t* dcb, T* act,
+                         T* alpha) {
+  gather(cb, p.slots, p.w, static_cast<const T*>(nullptr), act);
+  if (p.dual_slots > 0) gather(dcb, p.dual_slots, p.w2, p.bounds, alpha);
 }
 
 template <typename T>
@@ -204,12 +275,18 @@ void forward(const Problem<T>& p, T* out, int threads) {
 #pragma omp parallel num_threads(threads)
   {
     std::vector<T> alpha(static_cast<size_t>(p.dual_slots) * LANES);
+    std::vector<int32_t> scratch(static_cast<size_t>(p.slots + p.dual_slots) * LANES);
     T act[MAX_UNITS * LANES];
 #pragma omp for schedule(static)
     for (int64_t blk = 0; blk < blocks; ++blk) {
       const int64_t i0 = blk * LANES;
       const int nl = static_cast<int>(p.n - i0 < LANES ? p.n - i0 : LANES);
-      block_inputs(p, blk, act, alpha.data());
+      prefetch_codes(p, blk + PREFETCH);
+      const int32_t* cb = block_codes(p.codes, blk, scratch.data());
+      const int32_t* dcb = p.dual_slots > 0 ? block_codes(p.dual_codes, blk,
+                                                          scratch.data() + p.slots * LANES)
+                                            : nullptr;
+      block_inputs(p, cb, dcb, act, alpha.data());
       g_forward(p, act, p.dual_slots > 0 ? alpha.data() : nullptr);
       const T* v = act + p.units[p.layers] * LANES;   // g's output (z_0 for the identity)
       for (int l = 0; l < nl; ++l) out[i0 + l] = v[l] * p.scale;
@@ -227,14 +304,18 @@ void backward_chunk(const Problem<T>& p, const T* grad_out, int64_t lo, int64_t 
   std::vector<T> gacc(global_g ? static_cast<size_t>(n_params) * LANES : 0, T(0));
   std::vector<T> alpha(static_cast<size_t>(p.dual_slots) * LANES);
   std::vector<T> dalpha(static_cast<size_t>(p.dual_slots) * LANES);
+  std::vector<int32_t> scratch(static_cast<size_t>(p.slots + p.dual_slots) * LANES);
   T act[MAX_UNITS * LANES];
   T delta[MAX_WIDTH * LANES], next[MAX_WIDTH * LANES];
   for (int64_t i0 = lo; i0 < hi; i0 += LANES) {
     const int64_t blk = i0 / LANES;
     const int nl = static_cast<int>(hi - i0 < LANES ? hi - i0 : LANES);
-    const int32_t* cb = p.codes + blk * p.slots * LANES;
-    const int32_t* dcb = p.dual_codes + blk * p.dual_slots * LANES;
-    if (p.layers > 0 || p.dual_slots > 0) block_inputs(p, blk, act, alpha.data());
+    prefetch_codes(p, blk + PREFETCH);
+    const int32_t* cb = block_codes(p.codes, blk, scratch.data());
+    const int32_t* dcb = p.dual_slots > 0 ? block_codes(p.dual_codes, blk,
+                                                        scratch.data() + p.slots * LANES)
+                                          : nullptr;
+    if (p.layers > 0 || p.dual_slots > 0) block_inputs(p, cb, dcb, act, alpha.data());
     g_forward(p, act, p.dual_slots > 0 ? alpha.data() : nullptr);
     #pragma omp simd
     for (int l = 0; l < LANES; ++l) delta[l] = l < nl ? grad_out[i0 + l] * p.scale : T(0);
@@ -360,92 +441,45 @@ void backward(const Problem<T>& p, const T* grad_out, int chunks, int64_t bucket
   }
 }
 
-// xxh32 of the 16-byte message (w0, w1, w2, w3), as in xxhash.
-constexpr uint32_t PRIME1 = 2654435761u, PRIME2 = 2246822519u, PRIME3 = 3266489917u;
-
-inline uint32_t rotl(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
-inline uint32_t xxround(uint32_t acc, uint32_t lane) { return rotl(acc + lane * PRIME2, 13) * PRIME1; }
-
-inline uint32_t xxh32_words(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, uint32_t seed) {
-  const uint32_t v1 = xxround(seed + PRIME1 + PRIME2, w0);
-  const uint32_t v2 = xxround(seed + PRIME2, w1);
-  const uint32_t v3 = xxround(seed, w2);
-  const uint32_t v4 = xxround(seed - PRIME1, w3);
-  uint32_t h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18) + 16u;
-  h ^= h >> 15;
-  h *= PRIME2;
-  h ^= h >> 13;
-  h *= PRIME3;
-  return h ^ (h >> 16);
-}
-
 }  // namespace
 
 extern "C" {
 
-int mfh_abi_version() { return 6; }
+int mfh_abi_version() { return 7; }
 int mfh_lanes() { return LANES; }
 
+// codes / dual_codes: stored codes, or null to hash them from key / dual_key (Codes).
 // forward: out (n). backward: grad_w (K) / grad_g (P) / grad_w2 (K') where not null;
 // tables (chunks, K) and tables2 (chunks, K') are scratch, null when chunks is 1.
 #define MFH_KERNELS(SUFFIX, T)                                                                  \
-  void mfh_forward_##SUFFIX(int64_t n, int slots, const int32_t* codes, const T* w, int layers,  \
-                            const int32_t* widths, int bias, const T* g, int dual_slots,        \
-                            const int32_t* dual_codes, const T* w2, const T* bounds,            \
-                            double scale, T* out, int threads) {                      \
-    forward(make_problem(n, slots, codes, w, layers, widths, bias, g, dual_slots, dual_codes,   \
-                         w2, bounds, scale), out, threads);                              \
+  void mfh_forward_##SUFFIX(int64_t n, int slots, const int32_t* codes, const int64_t* key,    \
+                            const T* w, int layers, const int32_t* widths, int bias,            \
+                            const T* g, int dual_slots, const int32_t* dual_codes,              \
+                            const int64_t* dual_key, const T* w2, const T* bounds,              \
+                            double scale, T* out, int threads) {                                \
+    forward(make_problem(n, slots, codes, key, w, layers, widths, bias, g, dual_slots,          \
+                         dual_codes, dual_key, w2, bounds, scale), out, threads);               \
   }                                                                                             \
-  void mfh_backward_##SUFFIX(int64_t n, int slots, const int32_t* codes, const T* w,            \
-                             int layers, const int32_t* widths, int bias, const T* g,           \
-                             int dual_slots, const int32_t* dual_codes, const T* w2,            \
-                             const T* bounds, double scale, const T* grad_out, int chunks,      \
-                             int64_t buckets, T* grad_w,                                        \
-                             T* tables, T* grad_g, int64_t dual_buckets, T* grad_w2,            \
-                             T* tables2, int threads) {                                         \
-    backward(make_problem(n, slots, codes, w, layers, widths, bias, g, dual_slots, dual_codes,  \
-                          w2, bounds, scale), grad_out, chunks, buckets, grad_w, tables,        \
-             grad_g, dual_buckets, grad_w2, tables2, threads);                                  \
+  void mfh_backward_##SUFFIX(int64_t n, int slots, const int32_t* codes, const int64_t* key,   \
+                             const T* w, int layers, const int32_t* widths, int bias,           \
+                             const T* g, int dual_slots, const int32_t* dual_codes,             \
+                             const int64_t* dual_key, const T* w2, const T* bounds,             \
+                             double scale, const T* grad_out, int chunks, int64_t buckets,      \
+                             T* grad_w, T* tables, T* grad_g, int64_t dual_buckets,             \
+                             T* grad_w2, T* tables2, int threads) {                             \
+    backward(make_problem(n, slots, codes, key, w, layers, widths, bias, g, dual_slots,         \
+                          dual_codes, dual_key, w2, bounds, scale), grad_out, chunks, buckets,  \
+             grad_w, tables, grad_g, dual_buckets, grad_w2, tables2, threads);                  \
   }
 
 MFH_KERNELS(f32, float)
 MFH_KERNELS(f64, double)
 
-// Hash codes of layer `layer`, (ceil(rows * cols / LANES), slots, LANES) with code 0 past the
-// last weight: bucket = h % buckets in bits 0..30, bit 31 set when the sign hash is odd.
-void mfh_hash_codes(uint32_t layer, int slots, int64_t rows, int64_t cols, int64_t buckets,
-                    uint32_t bucket_seed, uint32_t sign_seed, int32_t* out, int threads) {
-  const int64_t n = rows * cols, blocks = (n + LANES - 1) / LANES;
-  const uint32_t k = static_cast<uint32_t>(buckets);
-  const double inv_k = 1.0 / static_cast<double>(k);
+// Hash codes of a layer, (ceil(rows * cols / LANES), slots, LANES); key as in Codes.
+void mfh_hash_codes(const int64_t* key, int slots, int32_t* out, int threads) {
+  const int64_t blocks = (key[1] * key[2] + LANES - 1) / LANES;
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
-    uint32_t ii[LANES], jj[LANES];   // (i, j) of each lane: one division per block
-    const int64_t m0 = blk * LANES;
-    int64_t i = m0 / cols, j = m0 - i * cols;
-    for (int l = 0; l < LANES; ++l) {
-      ii[l] = static_cast<uint32_t>(i);
-      jj[l] = static_cast<uint32_t>(j);
-      if (++j == cols) {
-        j = 0;
-        ++i;
-      }
-    }
-    for (int u = 0; u < slots; ++u) {
-      int32_t* dst = out + (blk * slots + u) * LANES;
-      #pragma omp simd
-      for (int l = 0; l < LANES; ++l) {
-        const uint32_t h = xxh32_words(layer, u, ii[l], jj[l], bucket_seed);
-        const uint32_t xi = xxh32_words(layer, u, ii[l], jj[l], sign_seed);
-        // h % k exactly: the double quotient is off by at most one.
-        int64_t r = static_cast<int64_t>(h) -
-                    static_cast<int64_t>(static_cast<double>(h) * inv_k) * static_cast<int64_t>(k);
-        r = r < 0 ? r + k : (r >= static_cast<int64_t>(k) ? r - k : r);
-        const int32_t code = static_cast<int32_t>(static_cast<uint32_t>(r) | ((xi & 1u) << 31));
-        dst[l] = m0 + l < n ? code : 0;
-      }
-    }
-  }
+  for (int64_t blk = 0; blk < blocks; ++blk) hash_block(key, slots, blk, out + blk * slots * LANES);
 }
 
 }  // extern "C"
