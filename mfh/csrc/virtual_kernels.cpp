@@ -5,7 +5,8 @@
 // units, linear output, optional biases) maps z to the weight, which is multiplied by `scale`.
 // Hash codes are int32: the bucket in bits 0..30, bit 31 set when the sign hash is -1. They are
 // laid out in blocks of LANES weights, (ceil(N / LANES), U, LANES), padded with code 0, so that
-// one block's codes are one contiguous run and each slot's LANES codes one vector.
+// one block's codes are one contiguous run and each slot's LANES codes one vector; or they are
+// hashed block by block inside the kernels (index mode `recomputed`: no codes in memory).
 //
 // forward:  V (N) from w, g's parameters (or w'), codes.
 // backward: dL/dw (K), dL/dg (P) and dL/dw' (K') from dL/dV, recomputing the forward.
@@ -22,7 +23,7 @@
 
 namespace {
 
-constexpr int LANES = 64;      // weights per block (SIMD lanes x 4 for instruction-level parallelism)
+constexpr int LANES = 64;       // weights per block: 4 SIMD vectors, for instruction parallelism
 constexpr int MAX_LAYERS = 3;   // G4
 constexpr int MAX_WIDTH = 16;   // U <= 16 and every hidden width <= U
 constexpr int MAX_UNITS = MAX_WIDTH * (MAX_LAYERS + 1);
@@ -58,7 +59,9 @@ inline double tanh_fast(double x) { return std::tanh(x); }
 constexpr uint32_t PRIME1 = 2654435761u, PRIME2 = 2246822519u, PRIME3 = 3266489917u;
 
 inline uint32_t rotl(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
-inline uint32_t xxround(uint32_t acc, uint32_t lane) { return rotl(acc + lane * PRIME2, 13) * PRIME1; }
+inline uint32_t xxround(uint32_t acc, uint32_t lane) {
+  return rotl(acc + lane * PRIME2, 13) * PRIME1;
+}
 
 inline uint32_t xxh32_words(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, uint32_t seed) {
   const uint32_t v1 = xxround(seed + PRIME1 + PRIME2, w0);
@@ -88,7 +91,8 @@ inline void hash_block(const int64_t* key, int slots, int64_t blk, int32_t* out)
   const uint32_t layer = static_cast<uint32_t>(key[0]);
   const int64_t cols = key[2], n = key[1] * cols;
   const uint32_t k = static_cast<uint32_t>(key[3]);
-  const uint32_t bucket_seed = static_cast<uint32_t>(key[4]), sign_seed = static_cast<uint32_t>(key[5]);
+  const uint32_t bucket_seed = static_cast<uint32_t>(key[4]);
+  const uint32_t sign_seed = static_cast<uint32_t>(key[5]);
   const double inv_k = 1.0 / static_cast<double>(k);
   uint32_t ii[LANES], jj[LANES];   // (i, j) of each lane: one division per block
   const int64_t m0 = blk * LANES;
@@ -172,7 +176,9 @@ inline void prefetch_codes(const Problem<T>& p, int64_t blk) {
   if (blk * LANES >= p.n) return;
   for (const Codes* c : {&p.codes, &p.dual_codes}) {
     if (c->stored == nullptr) continue;
-    for (int u = 0; u < c->slots; ++u) __builtin_prefetch(c->stored + (blk * c->slots + u) * LANES);
+    for (int u = 0; u < c->slots; ++u) {
+      __builtin_prefetch(c->stored + (blk * c->slots + u) * LANES);
+    }
   }
 }
 
