@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mfh.tables import Table  # noqa: E402
@@ -50,6 +51,7 @@ def plot_curves(records: list[dict], path: str | Path) -> Path:
         mean = np.mean([c[:length] for c in curves], axis=0)
         ax.plot(np.arange(1, length + 1), mean, label=f"{name} (n={len(curves)})",
                 color=colors[k % 20], linestyle=("-", "--", ":")[k // 20 % 3])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation error (%), mean over seeds")
     ax.set_yscale("log")
