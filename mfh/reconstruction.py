@@ -32,17 +32,15 @@ def g_param_count(widths: list[int], bias: bool) -> int:
     return sum(a * b + b * bias for a, b in zip(widths[:-1], widths[1:], strict=True))
 
 
-def weight_bound(fan_in: int) -> float:
-    """Init bound of g's weights: U(-sqrt(3 / fan_in), +) keeps the variance of z through g."""
-    return math.sqrt(3 / fan_in)
-
-
 def g_param_bounds(widths: list[int], bias_bound: float | None) -> torch.Tensor:
-    """Per-parameter init bound in the packing order of g: weights `weight_bound`, then biases
-    `bias_bound` (None: no biases). For -D, where every parameter is a hashed value of w'."""
+    """Per-parameter init bound for -D, where every parameter of g is a hashed value of w'
+    drawn from U(-bound, bound), in g's packing order: weights sqrt(3 / fan_in) (variance
+    1 / fan_in, as `Reconstruction`'s +-1/sqrt(fan_in) weights), then biases `bias_bound`
+    (None: no biases)."""
     bounds = []
     for a, b in zip(widths[:-1], widths[1:], strict=True):
-        bounds += [weight_bound(a)] * (a * b) + ([bias_bound] * b if bias_bound else [])
+        biases = [bias_bound] * b if bias_bound is not None else []
+        bounds += [math.sqrt(3 / a)] * (a * b) + biases
     return torch.tensor(bounds)
 
 
