@@ -142,7 +142,9 @@ def supports(*tensors: torch.Tensor | None) -> bool:
 Key = tuple[int, int, int, int, int, int]   # layer, rows, cols, buckets, bucket seed, sign seed
 
 
+@functools.lru_cache(maxsize=1024)
 def _key(key: Key) -> torch.Tensor:
+    """The key as the int64 array the kernels read (cached: the kernels never write it)."""
     layer, rows, cols, buckets, bucket_seed, sign_seed = key
     return torch.tensor([layer, rows, cols, buckets, bucket_seed & 0xFFFFFFFF,
                          sign_seed & 0xFFFFFFFF], dtype=torch.int64)
@@ -192,6 +194,7 @@ class Plan:
     bounds: torch.Tensor | None = None
 
     @staticmethod
+    @functools.lru_cache(maxsize=64)
     def fits(widths: tuple[int, ...]) -> bool:
         """Whether the kernels handle g with these widths."""
         return len(widths) - 1 <= MAX_G_LAYERS and max(widths) <= MAX_SLOTS and (
@@ -208,10 +211,15 @@ def _threads(work: int) -> int:
     return 1 if work < SERIAL else torch.get_num_threads()
 
 
+@functools.lru_cache(maxsize=64)
+def _widths(widths: tuple[int, ...]) -> torch.Tensor:
+    return torch.tensor(widths, dtype=torch.int32)
+
+
 def _call(kernel: str, plan: Plan, w: torch.Tensor, g: torch.Tensor | None,
           w2: torch.Tensor | None, *extra: int | float | None) -> None:
     """Call `mfh_<kernel>_<f32|f64>` with the arguments shared by forward and backward."""
-    widths = torch.tensor(plan.widths, dtype=torch.int32)
+    widths = _widths(plan.widths)
     bounds = None if plan.bounds is None else plan.bounds.to(w.dtype).contiguous()
     dual = plan.dual
     dual_slots = 0 if dual is None else dual.slots

@@ -155,9 +155,12 @@ class FunctionalWeight(nn.Module):
         return tuple(self.g.widths) if self.g is not None else (self.hashes.slots,)
 
     def _native_fits(self) -> bool:
+        if not native.Plan.fits(self._widths()):
+            return False
         w2 = None if self.dual_space is None else self.dual_space.w
-        g = [] if self.g is None else list(self.g.parameters())
-        return native.supports(self.space.w, w2, *g) and native.Plan.fits(self._widths())
+        g = [] if self.g is None else [p for layer in self.g.layers
+                                        for p in (layer.weight, layer.bias) if p is not None]
+        return native.supports(self.space.w, w2, *g)
 
     def _native(self) -> torch.Tensor:
         pairs, dual_pairs = self.hashes, self.dual_hashes

@@ -323,8 +323,13 @@ void backward_chunk(const Problem<T>& p, const T* grad_out, int64_t lo, int64_t 
                                           : nullptr;
     if (p.layers > 0 || p.dual_slots > 0) block_inputs(p, cb, dcb, act, alpha.data());
     g_forward(p, act, p.dual_slots > 0 ? alpha.data() : nullptr);
-    #pragma omp simd
-    for (int l = 0; l < LANES; ++l) delta[l] = l < nl ? grad_out[i0 + l] * p.scale : T(0);
+    const T scale = p.scale;
+    if (nl == LANES) {
+      #pragma omp simd
+      for (int l = 0; l < LANES; ++l) delta[l] = grad_out[i0 + l] * scale;
+    } else {
+      for (int l = 0; l < LANES; ++l) delta[l] = l < nl ? grad_out[i0 + l] * scale : T(0);
+    }
     for (int k = p.layers - 1; k >= 0; --k) {
       const int a = p.widths[k], b = p.widths[k + 1], base = p.params[k];
       const T* in = act + p.units[k] * LANES;
