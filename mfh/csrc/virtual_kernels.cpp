@@ -295,7 +295,13 @@ void forward(const Problem<T>& p, T* out, int threads) {
       block_inputs(p, cb, dcb, act, alpha.data());
       g_forward(p, act, p.dual_slots > 0 ? alpha.data() : nullptr);
       const T* v = act + p.units[p.layers] * LANES;   // g's output (z_0 for the identity)
-      for (int l = 0; l < nl; ++l) out[i0 + l] = v[l] * p.scale;
+      const T scale = p.scale;
+      if (nl == LANES) {
+        #pragma omp simd
+        for (int l = 0; l < LANES; ++l) out[i0 + l] = v[l] * scale;
+      } else {
+        for (int l = 0; l < nl; ++l) out[i0 + l] = v[l] * scale;
+      }
     }
   }
 }
