@@ -23,7 +23,7 @@ import platform
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +33,7 @@ import torch
 SOURCE = Path(__file__).resolve().parent / "csrc" / "virtual_kernels.cpp"
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno",
          "-std=c++17", "-shared", "-fPIC"]
-ABI_VERSION = 7
+ABI_VERSION = 8
 MAX_SLOTS = 16            # U and every width of g (MAX_WIDTH in the C++ source)
 MAX_G_LAYERS = 3          # G4
 LANES = 64                # virtual weights per block (LANES in the C++ source)
@@ -98,6 +98,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         getattr(lib, f"mfh_backward_{suffix}").argtypes = [
             *common, ptr, i32, i64, ptr, ptr, ptr, i64, ptr, ptr, i32]
     lib.mfh_hash_codes.argtypes = [ptr, i32, ptr, i32]
+    lib.mfh_gather_floor.argtypes = [ptr, i64, ptr, ptr, i32]
+    lib.mfh_scatter_floor.argtypes = [ptr, i64, i64, ptr, i32]
 
 
 def backend() -> str:
@@ -289,3 +291,29 @@ def virtual_weight(plan: Plan, w: torch.Tensor, g: torch.Tensor | None = None,
     `g` is None). Differentiable in w, g and w2. Returns (N,).
     """
     return _VirtualWeight.apply(plan, w, g, w2)
+
+
+def access_floor(codes: torch.Tensor, w: torch.Tensor) -> tuple[Callable[[], None],
+                                                                 Callable[[], None]]:
+    """Two calls for the cost benchmark: one reads xi * w[h] for every hash code in `codes`
+    (int32, any shape, packed as `hash_codes` packs them), the other adds xi into w-sized
+    per-thread tables at every code's bucket. Together: the random memory accesses that any
+    implementation of the method makes, without the arithmetic around them."""
+    lib = library()
+    if lib is None:
+        raise RuntimeError("native kernels unavailable")
+    codes = codes.contiguous()
+    threads = torch.get_num_threads()
+    sums = torch.empty(threads, dtype=torch.float32)
+    tables = torch.empty(threads, w.numel(), dtype=torch.float32)
+    w = w.detach().float().contiguous()
+
+    def gather() -> None:
+        lib.mfh_gather_floor(codes.data_ptr(), codes.numel(), w.data_ptr(), sums.data_ptr(),
+                             threads)
+
+    def scatter() -> None:
+        lib.mfh_scatter_floor(codes.data_ptr(), codes.numel(), w.numel(), tables.data_ptr(),
+                              threads)
+
+    return gather, scatter

@@ -108,6 +108,14 @@ def test_bench_writes_every_file_with_consistent_rows(tmp_path, capsys):
             assert float(rows[0]["ratio_to_dense"]) == 1.0
     assert {r["model"] for r in summary if r["measure"] == "reconstruction"} == set(labels[1:]) | {
         "HashedNets [reference]"}
+    floors = [r for r in summary if r["measure"] == "access_floor"]
+    assert [r["model"] for r in floors] == ["HashedNets", "U2-G3", "U2-G3-D"]
+    dense_step = next(r for r in summary if r["model"] == "dense" and r["measure"] == "step"
+                      and r["batch"] == "4")
+    for row in floors:
+        assert float(row["seconds"]) > 0
+        assert float(row["ratio_to_dense"]) == pytest.approx(
+            float(row["seconds"]) / float(dense_step["seconds"]), rel=1e-4)
     assert tuple(report.read_csv(tmp_path / "flops.csv")[0]) == report.FLOPS_COLUMNS
     memory = report.read_csv(tmp_path / "memory.csv")
     assert tuple(memory[0]) == report.MEMORY_COLUMNS
@@ -127,6 +135,8 @@ def test_bench_quick_script_writes_summary(tmp_path):
     assert tuple(rows[0]) == report.SUMMARY_COLUMNS
     assert {(r["model"], r["measure"]) for r in rows} == {
         (m, s) for m in ("dense", "naive", "HashedNets", "U4-G3", "U4-G3-D")
-        for s in ("step", "inference_cached")}
-    assert all(r["layer"] == "mlp3" and r["batch"] == "50" for r in rows)
+        for s in ("step", "inference_cached")} | {
+        (m, "access_floor") for m in ("HashedNets", "U4-G3", "U4-G3-D")}
+    assert all(r["layer"] == "mlp3" and r["batch"] == ("0" if r["measure"] == "access_floor"
+                                                        else "50") for r in rows)
     assert "inference_cached" in proc.stdout

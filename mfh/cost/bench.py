@@ -8,6 +8,7 @@ with the other models (see `measure.time_interleaved`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -100,6 +101,7 @@ def run(settings: Settings, out_dir: Path, log: Callable[[str], None] | None = N
         if settings.extras:
             times += _reconstruction(case, modules, backends, settings, log)
             memory_rows += _stored(case, modules)
+        times += _access_floor(case, modules, backends, times, settings, log)
         del modules
     meta.update(finished=time.strftime("%Y-%m-%d %H:%M:%S"), load_after=os.getloadavg())
     _write(out_dir, times, flop_rows, memory_rows, meta)
@@ -151,6 +153,28 @@ def _reconstruction(case: Case, modules: dict, backends: dict, settings: Setting
         rows.append(dict(layer=case.name, model=label, batch=0, measure="reconstruction",
                          seconds=seconds, ratio_to_dense=float("nan")))
         log(f"{case.name} reconstruction {label:22s} {1e3 * seconds:9.3f} ms")
+    return rows
+
+
+def _access_floor(case: Case, modules: dict, backends: dict, times: list[dict],
+                  settings: Settings, log: Callable[[str], None]) -> list[dict]:
+    """`access_floor` rows; the ratio is to the dense `step` of this case at batch 50 (or the
+    largest batch timed), so 1 + ratio bounds the step ratio from below."""
+    runs = {k: r for k, m in modules.items()
+            if backends[k] == "auto" and (r := measure.access_floor_runner(m))}
+    samples = measure.time_interleaved(runs, settings.rounds, settings.budget_s,
+                                       settings.min_calls, settings.max_calls,
+                                       lambda k: contextlib.nullcontext())
+    steps = {r["batch"]: r["seconds"] for r in times
+             if r["layer"] == case.name and r["model"] == "dense" and r["measure"] == "step"}
+    dense = steps.get(50, steps[max(steps)] if steps else None)
+    rows = []
+    for label, values in samples.items():
+        seconds = measure.median(values)
+        rows.append(dict(layer=case.name, model=label, batch=0, measure="access_floor",
+                         seconds=seconds, ratio_to_dense=_ratio(seconds, dense)))
+        log(f"{case.name} access floor   {label:22s} {1e3 * seconds:9.3f} ms"
+            f"  x{_ratio(seconds, dense):.2f} of a dense step")
     return rows
 
 

@@ -6,7 +6,10 @@ Measures (seconds per call):
 - `step`: zero_grad + forward + loss + backward + SGD (momentum 0.9) step;
 - `inference_cached`: eval mode under no_grad, virtual weights served from the layer cache;
 - `reconstruction`: only building every virtual weight and back-propagating a fixed gradient
-  into w, g and w' (no matrix product; independent of the batch size).
+  into w, g and w' (no matrix product; independent of the batch size);
+- `access_floor`: only the random memory accesses of the reconstruction, one read and one add
+  of a space value per hash code (`mfh.native.access_floor`): what no implementation of the
+  method can avoid on this CPU (independent of the batch size).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
-from mfh.cost.cases import Case, Inputs, hashed_sources, loss
+from mfh import native
+from mfh.cost.cases import Case, Inputs, NaiveWeight, hashed_sources, loss
 from mfh.virtual import HashPairs
 
 MEASURES = ("forward", "backward", "step", "inference_cached")
@@ -91,6 +95,29 @@ def reconstruction_runner(module: nn.Module) -> Runner | None:
         for p in module.parameters():
             p.grad = None
         return seconds
+
+    return run
+
+
+def access_floor_runner(module: nn.Module) -> Runner | None:
+    """The random-access floor of `module`'s virtual weights: for every stored set of hash
+    codes, one gather and one scatter-add per code (None: dense, naive or no stored codes)."""
+    calls = []
+    for source in hashed_sources(module):
+        for pairs, space in ((getattr(source, "hashes", None), getattr(source, "space", None)),
+                             (getattr(source, "dual_hashes", None),
+                              getattr(source, "dual_space", None))):
+            if isinstance(pairs, HashPairs) and pairs.mode == "precomputed" and not isinstance(
+                    source, NaiveWeight):
+                calls += native.access_floor(pairs.codes, space.w)
+    if not calls or not native.supports(*(p for p in module.parameters())):
+        return None
+
+    def run() -> float:
+        start = time.perf_counter()
+        for call in calls:
+            call()
+        return time.perf_counter() - start
 
     return run
 

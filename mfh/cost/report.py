@@ -10,7 +10,8 @@ SUMMARY_COLUMNS = ("layer", "model", "batch", "measure", "seconds", "ratio_to_de
 FLOPS_COLUMNS = ("layer", "model", "batch", "pass", "matmul", "reconstruction", "optimizer",
                  "total", "gathers", "tanh", "ratio_to_dense", "analytic_counted", "flop_counter")
 MEMORY_COLUMNS = ("layer", "model", "batch", "quantity", "bytes", "ratio_to_dense")
-MEASURE_ORDER = ("step", "forward", "backward", "inference_cached", "reconstruction")
+MEASURE_ORDER = ("step", "forward", "backward", "inference_cached", "reconstruction",
+                 "access_floor")
 
 
 def write_csv(path: Path, rows: list[dict], columns: tuple[str, ...]) -> None:
@@ -103,18 +104,25 @@ HEADLINE_MODELS = ("dense", "naive", "HashedNets", "U4-G3", "U4-G3-D")
 def headline_table(summary: list[dict], flop_rows: list[dict], memory: list[dict],
                    titles: dict[str, str]) -> str:
     """Markdown: per layer and headline model, step time / dense at every batch size, cached
-    inference and FLOPs at batch 50, the batch-independent reconstruction time, and peak
-    training memory at batch 50."""
+    inference and FLOPs at batch 50, the batch-independent reconstruction time, peak training
+    memory at batch 50, and the step's floor at batch 50: 1 + access_floor / dense step, the
+    least step ratio the method's random memory accesses allow on this CPU."""
     def ratio(rows: list[dict], **key: object) -> str:
         for r in rows:
             if all(str(r[k]) == str(v) for k, v in key.items()):
                 return f"{float(r['ratio_to_dense']):.2f}" if r["ratio_to_dense"] else ""
         return ""
 
+    def floor(layer: str, model: str) -> str:
+        for r in summary:
+            if (r["layer"], r["model"], r["measure"]) == (layer, model, "access_floor"):
+                return f"{1 + float(r['ratio_to_dense']):.2f}"
+        return "1.00" if model == "dense" else ""
+
     batches = sorted({int(r["batch"]) for r in summary if r["measure"] == "step"})
     head = (["layer", "model"] + [f"step b={b}" for b in batches]
             + ["inference cached b=50", "reconstruction ms", "FLOPs step b=50",
-               "peak memory b=50"])
+               "peak memory b=50", "step floor b=50"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for layer in dict.fromkeys(r["layer"] for r in summary):
         for model in HEADLINE_MODELS:
@@ -127,7 +135,8 @@ def headline_table(summary: list[dict], flop_rows: list[dict], memory: list[dict
                             batch=50),
                       f"{1e3 * float(recon[0]['seconds']):.3g}" if recon else "",
                       ratio(flop_rows, layer=layer, model=model, batch=50, **{"pass": "step"}),
-                      ratio(memory, layer=layer, model=model, batch=50, quantity="peak_train")]
+                      ratio(memory, layer=layer, model=model, batch=50, quantity="peak_train"),
+                      floor(layer, model)]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -21,6 +21,8 @@
 #include <cstring>
 #include <vector>
 
+#include <omp.h>
+
 namespace {
 
 constexpr int LANES = 64;       // weights per block: 4 SIMD vectors, for instruction parallelism
@@ -462,7 +464,7 @@ void backward(const Problem<T>& p, const T* grad_out, int chunks, int64_t bucket
 
 extern "C" {
 
-int mfh_abi_version() { return 7; }
+int mfh_abi_version() { return 8; }
 int mfh_lanes() { return LANES; }
 
 // codes / dual_codes: stored codes, or null to hash them from key / dual_key (Codes).
@@ -491,6 +493,38 @@ int mfh_lanes() { return LANES; }
 
 MFH_KERNELS(f32, float)
 MFH_KERNELS(f64, double)
+
+// The memory-access floor of a layer, for the cost benchmark: only the random accesses that
+// every implementation of the method makes, one read (gather) and one add (scatter) of a space
+// value per hash code, with nothing computed around them and no other array streamed.
+// gather_floor: sums[t] = sum of xi * w[h] over thread t's share of the `count` codes;
+// scatter_floor: tables[t * buckets + h] += xi, into thread t's own table (zeroed here).
+void mfh_gather_floor(const int32_t* codes, int64_t count, const float* w, float* sums,
+                      int threads) {
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = count * t / nt; i < count * (t + 1) / nt; ++i) {
+      sum += flip(w[codes[i] & INDEX_MASK], codes[i]);
+    }
+    sums[t] = sum;
+  }
+}
+
+void mfh_scatter_floor(const int32_t* codes, int64_t count, int64_t buckets, float* tables,
+                       int threads) {
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    float* table = tables + t * buckets;
+    std::memset(table, 0, sizeof(float) * buckets);
+    for (int64_t i = count * t / nt; i < count * (t + 1) / nt; ++i) {
+      table[codes[i] & INDEX_MASK] += flip(1.0f, codes[i]);
+    }
+  }
+}
 
 // Hash codes of a layer, (ceil(rows * cols / LANES), slots, LANES); key as in Codes.
 void mfh_hash_codes(const int64_t* key, int slots, int32_t* out, int threads) {
