@@ -3,6 +3,7 @@ and the benchmark script writing its files (with one timed call per measure, not
 
 import contextlib
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -122,6 +123,8 @@ def test_bench_writes_every_file_with_consistent_rows(tmp_path, capsys):
     assert {r["quantity"] for r in memory} == {"peak_train", "stored_indices"}
     assert (tmp_path / "cost.png").stat().st_size > 0
     assert "| U2-G3-D |" in (tmp_path / "summary.md").read_text()
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert len(meta["provenance"]["commit"]) == 40 and meta["provenance"]["packages"]["torch"]
     assert "fc2 b=4 step" in capsys.readouterr().out
 
 

@@ -22,6 +22,7 @@ import torch
 from mfh import native
 from mfh.cost import cases, flops, measure, report
 from mfh.cost.cases import CASES, Case, ModelSpec
+from mfh.records import provenance
 
 
 @dataclass
@@ -71,7 +72,7 @@ def run(settings: Settings, out_dir: Path, log: Callable[[str], None] | None = N
     meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "load_before": os.getloadavg(),
             "threads": settings.threads,
             "openmp": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")},
-            "torch": torch.__version__, "backend": native.backend(),
+            "torch": torch.__version__, "backend": native.backend(), "provenance": provenance(),
             "machine": platform.machine(), "cpu": _cpu_name(),
             "settings": {k: v for k, v in asdict(settings).items()
                          if k not in ("models", "variants")}}
