@@ -143,3 +143,18 @@ def test_bench_quick_script_writes_summary(tmp_path):
     assert all(r["layer"] == "mlp3" and r["batch"] == ("0" if r["measure"] == "access_floor"
                                                         else "50") for r in rows)
     assert "inference_cached" in proc.stdout
+
+
+def test_headline_step_floor_is_dense_forward_backward_plus_access_floor():
+    def row(model, measure, batch, seconds):
+        return dict(layer="mlp3", model=model, measure=measure, batch=str(batch),
+                    seconds=str(seconds), ratio_to_dense="")
+
+    summary = [row("dense", "forward", 50, 1.0), row("dense", "backward", 50, 0.5),
+               row("dense", "step", 50, 2.0), row("U4-G3", "step", 50, 5.0),
+               row("U4-G3", "access_floor", 0, 1.5)]
+    table = report.headline_table(summary, [], [], {"mlp3": "net"}).splitlines()
+    assert table[0].split(" | ")[-1] == "step floor b=50 |"
+    cells = {line.split(" | ")[1]: line.split(" | ")[-1] for line in table[2:]}
+    assert cells["U4-G3"] == "1.50 |"         # (1.0 + 0.5 + 1.5) / 2.0
+    assert cells["dense"] == cells["HashedNets"] == " |"   # no access_floor row

@@ -160,7 +160,7 @@ def _reconstruction(case: Case, modules: dict, backends: dict, settings: Setting
 def _access_floor(case: Case, modules: dict, backends: dict, times: list[dict],
                   settings: Settings, log: Callable[[str], None]) -> list[dict]:
     """`access_floor` rows; the ratio is to the dense `step` of this case at batch 50 (or the
-    largest batch timed), so 1 + ratio bounds the step ratio from below."""
+    largest batch timed)."""
     runs = {k: r for k, m in modules.items()
             if backends[k] == "auto" and (r := measure.access_floor_runner(m))}
     samples = measure.time_interleaved(runs, settings.rounds, settings.budget_s,

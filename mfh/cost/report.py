@@ -105,19 +105,29 @@ def headline_table(summary: list[dict], flop_rows: list[dict], memory: list[dict
                    titles: dict[str, str]) -> str:
     """Markdown: per layer and headline model, step time / dense at every batch size, cached
     inference and FLOPs at batch 50, the batch-independent reconstruction time, peak training
-    memory at batch 50, and the step's floor at batch 50: 1 + access_floor / dense step, the
-    least step ratio the method's random memory accesses allow on this CPU."""
+    memory at batch 50, and the step's floor at batch 50: (dense forward + dense backward +
+    access_floor) / dense step, the least step ratio that the same matrix products plus the
+    method's random memory accesses allow on this CPU."""
     def ratio(rows: list[dict], **key: object) -> str:
         for r in rows:
             if all(str(r[k]) == str(v) for k, v in key.items()):
                 return f"{float(r['ratio_to_dense']):.2f}" if r["ratio_to_dense"] else ""
         return ""
 
-    def floor(layer: str, model: str) -> str:
+    def seconds(layer: str, model: str, measure: str, batch: int) -> float | None:
         for r in summary:
-            if (r["layer"], r["model"], r["measure"]) == (layer, model, "access_floor"):
-                return f"{1 + float(r['ratio_to_dense']):.2f}"
-        return "1.00" if model == "dense" else ""
+            if (r["layer"], r["model"], r["measure"], int(r["batch"])) == (layer, model,
+                                                                           measure, batch):
+                return float(r["seconds"])
+        return None
+
+    def floor(layer: str, model: str) -> str:
+        parts = [seconds(layer, "dense", m, 50) for m in ("forward", "backward", "step")]
+        access = seconds(layer, model, "access_floor", 0)
+        if None in parts or access is None:
+            return ""
+        forward, backward, step = parts
+        return f"{(forward + backward + access) / step:.2f}"
 
     batches = sorted({int(r["batch"]) for r in summary if r["measure"] == "step"})
     head = (["layer", "model"] + [f"step b={b}" for b in batches]
