@@ -78,7 +78,8 @@ def provenance() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    status = git("status", "--porcelain", "--untracked-files=no")
+    # Changed tracked files other than results/ (results are what runs write, not code).
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results")
     return {
         "commit": git("rev-parse", "HEAD"),
         "dirty": bool(status) if status is not None else None,
