@@ -165,7 +165,8 @@ def test_hashednets_equals_mfh_identity_bit_for_bit_on_both_backends():
 @needs_native
 @pytest.mark.parametrize("layer,slots,rows,cols,buckets,seed,dual", [
     (0, 4, 7, 9, 97, 1691, False), (2, 13, 5, 33, 1000, 5, True), (1, 1, 1, 1, 3, 0, False),
-    (3, 2, 13, 3, 2**31 - 5, 7, True), (0, 16, 20, 17, 65536, 2**32 - 1, False)])
+    (3, 2, 13, 3, 2**31 - 5, 7, True), (0, 16, 20, 17, 65536, 2**32 - 1, False),
+    (1, 3, 9, 100, 98356, 12, False)])   # rows of >= 64 columns: a block spans two rows
 def test_native_hash_codes_equal_xxhash_reference(layer, slots, rows, cols, buckets, seed, dual):
     pairs = HashPairs(layer, slots, rows, cols, buckets, seed, dual=dual)
     with native.use_backend("reference"):

@@ -57,7 +57,11 @@ inline float tanh_fast(float x) {
 
 inline double tanh_fast(double x) { return std::tanh(x); }
 
-// xxh32 of the 16-byte message (w0, w1, w2, w3), as in xxhash.
+// xxh32 of the 16-byte message (w0, w1, w2, w3) = (layer, slot, i, j), as in xxhash:
+// avalanche(rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18) + 16), v1..v4 one round on
+// each word. The sum before the avalanche splits into a part of (layer, slot) and parts of i
+// and of j (`SeedParts`), so a block hashes each row, column and slot once, and each weight
+// and slot with one addition and the avalanche.
 constexpr uint32_t PRIME1 = 2654435761u, PRIME2 = 2246822519u, PRIME3 = 3266489917u;
 
 inline uint32_t rotl(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
@@ -65,18 +69,24 @@ inline uint32_t xxround(uint32_t acc, uint32_t lane) {
   return rotl(acc + lane * PRIME2, 13) * PRIME1;
 }
 
-inline uint32_t xxh32_words(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, uint32_t seed) {
-  const uint32_t v1 = xxround(seed + PRIME1 + PRIME2, w0);
-  const uint32_t v2 = xxround(seed + PRIME2, w1);
-  const uint32_t v3 = xxround(seed, w2);
-  const uint32_t v4 = xxround(seed - PRIME1, w3);
-  uint32_t h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18) + 16u;
+inline uint32_t avalanche(uint32_t h) {
   h ^= h >> 15;
   h *= PRIME2;
   h ^= h >> 13;
   h *= PRIME3;
   return h ^ (h >> 16);
 }
+
+// The three parts of xxh32's pre-avalanche sum for one seed.
+struct SeedParts {
+  uint32_t seed;
+  uint32_t head(uint32_t layer, uint32_t slot) const {   // words 0 and 1, and the length
+    return rotl(xxround(seed + PRIME1 + PRIME2, layer), 1) + rotl(xxround(seed + PRIME2, slot), 7)
+           + 16u;
+  }
+  uint32_t row(uint32_t i) const { return rotl(xxround(seed, i), 12); }
+  uint32_t col(uint32_t j) const { return rotl(xxround(seed - PRIME1, j), 18); }
+};
 
 // The hash codes of one set of hash pairs of a layer: stored (blocks, slots, LANES), or, when
 // `stored` is null, hashed block by block from key = (layer, rows, cols, buckets, bucket seed,
@@ -93,8 +103,7 @@ inline void hash_block(const int64_t* key, int slots, int64_t blk, int32_t* out)
   const uint32_t layer = static_cast<uint32_t>(key[0]);
   const int64_t cols = key[2], n = key[1] * cols;
   const uint32_t k = static_cast<uint32_t>(key[3]);
-  const uint32_t bucket_seed = static_cast<uint32_t>(key[4]);
-  const uint32_t sign_seed = static_cast<uint32_t>(key[5]);
+  const SeedParts bucket{static_cast<uint32_t>(key[4])}, sign{static_cast<uint32_t>(key[5])};
   const double inv_k = 1.0 / static_cast<double>(k);
   uint32_t ii[LANES], jj[LANES];   // (i, j) of each lane: one division per block
   const int64_t m0 = blk * LANES;
@@ -107,17 +116,25 @@ inline void hash_block(const int64_t* key, int slots, int64_t blk, int32_t* out)
       ++i;
     }
   }
+  uint32_t bucket_ij[LANES], sign_ij[LANES];   // row and column parts of each lane's sum
+  #pragma omp simd
+  for (int l = 0; l < LANES; ++l) {
+    bucket_ij[l] = bucket.row(ii[l]) + bucket.col(jj[l]);
+    sign_ij[l] = sign.row(ii[l]) + sign.col(jj[l]);
+  }
   for (int u = 0; u < slots; ++u) {
     int32_t* dst = out + u * LANES;
+    const uint32_t bucket_head = bucket.head(layer, u), sign_head = sign.head(layer, u);
     #pragma omp simd
     for (int l = 0; l < LANES; ++l) {
-      const uint32_t h = xxh32_words(layer, u, ii[l], jj[l], bucket_seed);
-      const uint32_t xi = xxh32_words(layer, u, ii[l], jj[l], sign_seed);
-      // h % k exactly: the double quotient is off by at most one.
-      int64_t r = static_cast<int64_t>(h) -
-                  static_cast<int64_t>(static_cast<double>(h) * inv_k) * static_cast<int64_t>(k);
-      r = r < 0 ? r + k : (r >= static_cast<int64_t>(k) ? r - k : r);
-      const int32_t code = static_cast<int32_t>(static_cast<uint32_t>(r) | ((xi & 1u) << 31));
+      const uint32_t h = avalanche(bucket_head + bucket_ij[l]);
+      const uint32_t xi = avalanche(sign_head + sign_ij[l]);
+      // h % k exactly: the double quotient q is off by at most one, so h - q k (mod 2**32) is
+      // the remainder, or it plus k, or it minus k (wrapped to at least 2**32 - k > 2k).
+      const uint32_t q = static_cast<uint32_t>(static_cast<double>(h) * inv_k);
+      uint32_t r = h - q * k;
+      r = r >= 0u - k ? r + k : (r >= k ? r - k : r);
+      const int32_t code = static_cast<int32_t>(r | ((xi & 1u) << 31));
       dst[l] = m0 + l < n ? code : 0;
     }
   }
