@@ -1,4 +1,4 @@
-"""Cost benchmark: `python scripts/bench.py [--quick] [--out DIR] [--threads N]`.
+"""Cost benchmark: `python scripts/bench.py [--quick] [--out DIR] [--threads N] [--render]`.
 
 Full (`make bench`): fc1, fc2, conv and the whole 3-layer net at batch 1, 50, 256, every model
 row, times + FLOPs + memory + figure into results/cost. Quick (`make bench-quick`): the whole
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mfh.cost.bench import Settings, quick_settings, run
+from mfh.cost.bench import Settings, quick_settings, render, run
 
 
 def main() -> None:
@@ -21,7 +21,13 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=None,
                         help="timed calls per model and round (default: adaptive); 1 for a "
                              "smoke test")
+    parser.add_argument("--render", action="store_true",
+                        help="time nothing: rewrite summary.md and cost.png from the CSVs and "
+                             "meta.json already in --out")
     args = parser.parse_args()
+    if args.render:
+        render(args.out)
+        return
     settings = quick_settings() if args.quick else Settings()
     settings.threads = args.threads
     if args.calls is not None:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from mfh.cost import cases, flops, measure, report
-from mfh.cost.bench import Settings, run
+from mfh.cost.bench import Settings, render, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,6 +125,12 @@ def test_bench_writes_every_file_with_consistent_rows(tmp_path, capsys):
     assert "| U2-G3-D |" in (tmp_path / "summary.md").read_text()
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert len(meta["provenance"]["commit"]) == 40 and meta["provenance"]["packages"]["torch"]
+    rendered = (tmp_path / "summary.md").read_text()
+    (tmp_path / "summary.md").unlink()
+    (tmp_path / "cost.png").unlink()
+    render(tmp_path)   # again from the CSVs alone
+    assert (tmp_path / "summary.md").read_text() == rendered
+    assert (tmp_path / "cost.png").stat().st_size > 0
     assert "fc2 b=4 step" in capsys.readouterr().out
 
 

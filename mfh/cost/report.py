@@ -114,20 +114,9 @@ def headline_table(summary: list[dict], flop_rows: list[dict], memory: list[dict
                 return f"{float(r['ratio_to_dense']):.2f}" if r["ratio_to_dense"] else ""
         return ""
 
-    def seconds(layer: str, model: str, measure: str, batch: int) -> float | None:
-        for r in summary:
-            if (r["layer"], r["model"], r["measure"], int(r["batch"])) == (layer, model,
-                                                                           measure, batch):
-                return float(r["seconds"])
-        return None
-
     def floor(layer: str, model: str) -> str:
-        parts = [seconds(layer, "dense", m, 50) for m in ("forward", "backward", "step")]
-        access = seconds(layer, model, "access_floor", 0)
-        if None in parts or access is None:
-            return ""
-        forward, backward, step = parts
-        return f"{(forward + backward + access) / step:.2f}"
+        value = step_floor(summary, layer, model)
+        return "" if value is None else f"{value:.2f}"
 
     batches = sorted({int(r["batch"]) for r in summary if r["measure"] == "step"})
     head = (["layer", "model"] + [f"step b={b}" for b in batches]
@@ -151,6 +140,25 @@ def headline_table(summary: list[dict], flop_rows: list[dict], memory: list[dict
     return "\n".join(lines)
 
 
+def step_floor(summary: list[dict], layer: str, model: str) -> float | None:
+    """(dense forward + dense backward + access floor) / dense step at batch 50: the least step
+    ratio the same matrix products plus the method's random memory accesses allow (None when a
+    row is missing)."""
+    def seconds(who: str, measure: str, batch: int) -> float | None:
+        for r in summary:
+            if (r["layer"], r["model"], r["measure"], int(r["batch"])) == (layer, who, measure,
+                                                                           batch):
+                return float(r["seconds"])
+        return None
+
+    parts = [seconds("dense", m, 50) for m in ("forward", "backward", "step")]
+    access = seconds(model, "access_floor", 0)
+    if None in parts or access is None:
+        return None
+    forward, backward, step = parts
+    return (forward + backward + access) / step
+
+
 def _si(value: str | float) -> str:
     x = float(value)
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
@@ -166,9 +174,13 @@ def _bytes(x: float) -> str:
     return f"{x:.0f} B"
 
 
+FLOOR_LAYER = "mlp3"   # the case whose step floor the figure draws
+
+
 def figure(summary: list[dict], path: Path, titles: dict[str, str]) -> None:
-    """Left: step time / dense at batch 50 per model and layer. Right: share of the step spent
-    rebuilding virtual weights (reconstruction / step) against the batch size."""
+    """Left: step time / dense at batch 50 per model and layer, and the whole net's step floor
+    (`step_floor`). Right: share of the step spent rebuilding virtual weights (reconstruction /
+    step) against the batch size."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -182,7 +194,14 @@ def figure(summary: list[dict], path: Path, titles: dict[str, str]) -> None:
     for layer in dict.fromkeys(r["layer"] for r in step50):
         ratios = {r["model"]: float(r["ratio_to_dense"]) for r in step50 if r["layer"] == layer}
         xs = [i for i, m in enumerate(models) if m in ratios]
-        left.plot(xs, [ratios[models[i]] for i in xs], "o-", label=titles.get(layer, layer))
+        line, = left.plot(xs, [ratios[models[i]] for i in xs], "o-",
+                          label=titles.get(layer, layer))
+        if layer == FLOOR_LAYER:
+            floors = [(i, step_floor(summary, layer, models[i])) for i in xs]
+            floors = [(i, f) for i, f in floors if f is not None]
+            if floors:
+                left.plot(*zip(*floors, strict=True), "_--", color=line.get_color(), ms=12,
+                          label=f"{titles.get(layer, layer)}: step floor")
     left.axhline(1, color="grey", lw=0.8)
     left.set_yscale("log")
     left.set_xticks(range(len(models)), models, rotation=60, ha="right")
