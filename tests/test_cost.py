@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from mfh import native
 from mfh.cost import cases, flops, measure, report
 from mfh.cost.bench import Settings, render, run
 
@@ -164,3 +165,12 @@ def test_headline_step_floor_is_dense_forward_backward_plus_access_floor():
     cells = {line.split(" | ")[1]: line.split(" | ")[-1] for line in table[2:]}
     assert cells["U4-G3"] == "1.50 |"         # (1.0 + 0.5 + 1.5) / 2.0
     assert cells["dense"] == cells["HashedNets"] == " |"   # no access_floor row
+
+
+def test_access_floor_runner_needs_stored_codes_and_the_native_kernels():
+    hashed = cases.build(cases.CASES["fc2"], cases.mfh_spec(2, 3))
+    assert measure.access_floor_runner(cases.build(cases.CASES["fc2"], cases.DENSE)) is None
+    with native.use_backend("reference"):
+        assert measure.access_floor_runner(hashed) is None
+    if native.backend() == "native":
+        assert measure.access_floor_runner(hashed)() > 0

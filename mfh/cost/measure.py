@@ -101,7 +101,10 @@ def reconstruction_runner(module: nn.Module) -> Runner | None:
 
 def access_floor_runner(module: nn.Module) -> Runner | None:
     """The random-access floor of `module`'s virtual weights: for every stored set of hash
-    codes, one gather and one scatter-add per code (None: dense, naive or no stored codes)."""
+    codes, one gather and one scatter-add per code (None: dense, naive, no stored codes, or
+    the native kernels not in use)."""
+    if native.backend() != "native":
+        return None
     calls = []
     for source in hashed_sources(module):
         for pairs, space in ((getattr(source, "hashes", None), getattr(source, "space", None)),
@@ -110,7 +113,7 @@ def access_floor_runner(module: nn.Module) -> Runner | None:
             if isinstance(pairs, HashPairs) and pairs.mode == "precomputed" and not isinstance(
                     source, NaiveWeight):
                 calls += native.access_floor(pairs.codes, space.w)
-    if not calls or not native.supports(*(p for p in module.parameters())):
+    if not calls or not native.supports(*module.parameters()):
         return None
 
     def run() -> float:
