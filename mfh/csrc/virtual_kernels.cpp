@@ -238,6 +238,21 @@ inline void scatter(const int32_t* cb, int count, const T* values, const T* boun
   }
 }
 
+// acc[l] += w_l * x[l] over a block, w_l being g's parameter q: one per weight,
+// alpha[q * LANES + l], with -D (alpha given), else the global g[q].
+template <typename T>
+inline void add_weighted(T* acc, const T* alpha, const T* g, int q, const T* x) {
+  if (alpha != nullptr) {
+    const T* wt = alpha + q * LANES;
+    #pragma omp simd
+    for (int l = 0; l < LANES; ++l) acc[l] = acc[l] + wt[l] * x[l];
+  } else {
+    const T wt = g[q];
+    #pragma omp simd
+    for (int l = 0; l < LANES; ++l) acc[l] = acc[l] + wt * x[l];
+  }
+}
+
 // g's forward on one block: act holds the input z (units 0..U) and receives every layer's
 // output (post-tanh for hidden layers). alpha: per-lane parameters (-D) or nullptr.
 template <typename T>
@@ -252,16 +267,7 @@ inline void g_forward(const Problem<T>& p, T* act, const T* alpha) {
       #pragma omp simd
       for (int l = 0; l < LANES; ++l) acc[l] = 0;
       for (int i = 0; i < a; ++i) {
-        const T* x = in + i * LANES;
-        if (alpha != nullptr) {
-          const T* wt = alpha + (base + o * a + i) * LANES;
-          #pragma omp simd
-          for (int l = 0; l < LANES; ++l) acc[l] = acc[l] + wt[l] * x[l];
-        } else {
-          const T wt = p.g[base + o * a + i];
-          #pragma omp simd
-          for (int l = 0; l < LANES; ++l) acc[l] = acc[l] + wt * x[l];
-        }
+        add_weighted(acc, alpha, p.g, base + o * a + i, in + i * LANES);
       }
       if (p.bias) {
         const int r = base + a * b + o;
@@ -393,16 +399,8 @@ void backward_chunk(const Problem<T>& p, const T* grad_out, int64_t lo, int64_t 
         #pragma omp simd
         for (int l = 0; l < LANES; ++l) s[l] = 0;
         for (int o = 0; o < b; ++o) {
-          const T* d = delta + o * LANES;
-          if (p.dual_slots > 0) {
-            const T* wt = alpha.data() + (base + o * a + i) * LANES;
-            #pragma omp simd
-            for (int l = 0; l < LANES; ++l) s[l] = s[l] + wt[l] * d[l];
-          } else {
-            const T wt = p.g[base + o * a + i];
-            #pragma omp simd
-            for (int l = 0; l < LANES; ++l) s[l] = s[l] + wt * d[l];
-          }
+          add_weighted(s, p.dual_slots > 0 ? alpha.data() : nullptr, p.g, base + o * a + i,
+                       delta + o * LANES);
         }
         T* dst = next + i * LANES;
         if (k > 0) {
