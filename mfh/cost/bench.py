@@ -145,16 +145,8 @@ def _time_batch(case: Case, modules: dict, backends: dict, batch: int, settings:
 def _reconstruction(case: Case, modules: dict, backends: dict, settings: Settings,
                     log: Callable[[str], None]) -> list[dict]:
     runs = {k: r for k, m in modules.items() if (r := measure.reconstruction_runner(m))}
-    samples = measure.time_interleaved(
-        runs, settings.rounds, settings.budget_s, settings.min_calls, settings.max_calls,
-        lambda k: native.use_backend(backends[k]))
-    rows = []
-    for label, values in samples.items():
-        seconds = measure.median(values)
-        rows.append(dict(layer=case.name, model=label, batch=0, measure="reconstruction",
-                         seconds=seconds, ratio_to_dense=float("nan")))
-        log(f"{case.name} reconstruction {label:22s} {1e3 * seconds:9.3f} ms")
-    return rows
+    return _batch_free_rows(case, "reconstruction", runs, None,
+                            lambda k: native.use_backend(backends[k]), settings, log)
 
 
 def _access_floor(case: Case, modules: dict, backends: dict, times: list[dict],
@@ -163,19 +155,27 @@ def _access_floor(case: Case, modules: dict, backends: dict, times: list[dict],
     largest batch timed)."""
     runs = {k: r for k, m in modules.items()
             if backends[k] == "auto" and (r := measure.access_floor_runner(m))}
-    samples = measure.time_interleaved(runs, settings.rounds, settings.budget_s,
-                                       settings.min_calls, settings.max_calls,
-                                       lambda k: contextlib.nullcontext())
     steps = {r["batch"]: r["seconds"] for r in times
              if r["layer"] == case.name and r["model"] == "dense" and r["measure"] == "step"}
     dense = steps.get(50, steps[max(steps)] if steps else None)
+    return _batch_free_rows(case, "access_floor", runs, dense,
+                            lambda k: contextlib.nullcontext(), settings, log)
+
+
+def _batch_free_rows(case: Case, name: str, runs: dict, dense: float | None,
+                     wrap: Callable[[str], object], settings: Settings,
+                     log: Callable[[str], None]) -> list[dict]:
+    """Time `runs` interleaved; rows of measure `name` at batch 0 (it does not depend on the
+    batch), with the ratio to `dense` seconds (empty without)."""
+    samples = measure.time_interleaved(runs, settings.rounds, settings.budget_s,
+                                       settings.min_calls, settings.max_calls, wrap)
     rows = []
     for label, values in samples.items():
         seconds = measure.median(values)
-        rows.append(dict(layer=case.name, model=label, batch=0, measure="access_floor",
+        rows.append(dict(layer=case.name, model=label, batch=0, measure=name,
                          seconds=seconds, ratio_to_dense=_ratio(seconds, dense)))
-        log(f"{case.name} access floor   {label:22s} {1e3 * seconds:9.3f} ms"
-            f"  x{_ratio(seconds, dense):.2f} of a dense step")
+        ratio = f"  x{_ratio(seconds, dense):.2f} of a dense step" if dense else ""
+        log(f"{case.name} {name:14s} {label:22s} {1e3 * seconds:9.3f} ms{ratio}")
     return rows
 
 

@@ -26,7 +26,7 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 from mfh import native
-from mfh.cost.cases import Case, Inputs, NaiveWeight, hashed_sources, loss
+from mfh.cost.cases import Case, Inputs, hashed_sources, loss
 from mfh.virtual import HashPairs
 
 MEASURES = ("forward", "backward", "step", "inference_cached")
@@ -101,19 +101,18 @@ def reconstruction_runner(module: nn.Module) -> Runner | None:
 
 def access_floor_runner(module: nn.Module) -> Runner | None:
     """The random-access floor of `module`'s virtual weights: for every stored set of hash
-    codes, one gather and one scatter-add per code (None: dense, naive, no stored codes, or
-    the native kernels not in use)."""
-    if native.backend() != "native":
+    codes, one gather and one scatter-add per code (None: dense, naive (no HashPairs), no
+    stored codes, or the native kernels not in use for this module)."""
+    if not native.supports(*module.parameters()):
         return None
     calls = []
     for source in hashed_sources(module):
         for pairs, space in ((getattr(source, "hashes", None), getattr(source, "space", None)),
                              (getattr(source, "dual_hashes", None),
                               getattr(source, "dual_space", None))):
-            if isinstance(pairs, HashPairs) and pairs.mode == "precomputed" and not isinstance(
-                    source, NaiveWeight):
+            if isinstance(pairs, HashPairs) and pairs.mode == "precomputed":
                 calls += native.access_floor(pairs.codes, space.w)
-    if not calls or not native.supports(*module.parameters()):
+    if not calls:
         return None
 
     def run() -> float:
