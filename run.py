@@ -1,6 +1,6 @@
 """Entry point: `python run.py [overrides]`, or `python run.py -m ...` for a sweep.
 
-Composes conf/ with Hydra and hands each job to `mfh.runner.run`. A bad config value stops
+Composes conf/ with Hydra and hands each job to `mfh.harness.runner.run`. A bad config value stops
 with a one-line error naming the key and what is allowed (exit code 2); a single run that
 fails (NaN loss, exception) writes a failed record and exits 1.
 """
@@ -12,9 +12,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from mfh.config import ConfigError, check_group_overrides
+from mfh.harness.config import ConfigError, check_group_overrides
 from mfh.data import DatasetUnavailable
-from mfh.runner import run
+from mfh.harness.runner import run
 
 
 def fail(message: str) -> None:

@@ -21,9 +21,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mfh.plots import plot_curves, plot_table
-from mfh.records import NON_RESULT_KEYS
-from mfh.tables import (
+from mfh.report.plots import plot_curves, plot_table
+from mfh.harness.records import NON_RESULT_KEYS
+from mfh.report.tables import (
     Layout,
     NoRecords,
     distinct_configs,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from mfh.records import iter_records
-from mfh.tables import (
+from mfh.harness.records import iter_records
+from mfh.report.tables import (
     NoRecords,
     Table,
     generic_table,

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from mfh.checkpoint import dense_bytes, load_checkpoint, save_checkpoint
-from mfh.config import compose_config, to_dict
-from mfh.models import build_model, count_parameters
+from mfh.harness.checkpoint import dense_bytes, load_checkpoint, save_checkpoint
+from mfh.harness.config import compose_config, to_dict
+from mfh.harness.models import build_model, count_parameters
 
 
 @pytest.mark.parametrize("overrides", [["model=hashednets"], ["model=mfh"],
@@ -43,7 +43,7 @@ def test_shared_space_is_saved_once(tmp_path):
 def test_run_saves_best_epoch_checkpoint(tmp_path):
     import json
 
-    from mfh.runner import run
+    from mfh.harness.runner import run
 
     cfg = compose_config(["model=mfh", "epochs=2", "train_limit=200", "logger=none",
                           f"results_dir={tmp_path}"])
@@ -52,6 +52,6 @@ def test_run_saves_best_epoch_checkpoint(tmp_path):
     assert status == "ok" and record["checkpoint"]["bytes"] < record["checkpoint"]["dense_bytes"]
     model = load_checkpoint(record["checkpoint"]["path"])
     from mfh.data import load_splits
-    from mfh.train import error_rate
+    from mfh.harness.train import error_rate
 
     assert error_rate(model, load_splits(cfg).test) == record["metrics"]["test_error"]

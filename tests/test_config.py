@@ -2,7 +2,7 @@
 
 import pytest
 
-from mfh.config import ConfigError, check_group_overrides, compose_config, label, validate
+from mfh.harness.config import ConfigError, check_group_overrides, compose_config, label, validate
 
 
 @pytest.mark.parametrize("overrides,expected", [

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from mfh import native
+from mfh.method import kernels as native
 from mfh.cost import cases, flops, measure, report
 from mfh.cost.bench import Settings, render, run
 

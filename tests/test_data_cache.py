@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mfh.config import compose_config
+from mfh.harness.config import compose_config
 from mfh.data import Splits, load_splits
 from mfh.data.cache import cache_key
 

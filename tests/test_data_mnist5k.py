@@ -2,7 +2,7 @@
 
 import torch
 
-from mfh.config import compose_config
+from mfh.harness.config import compose_config
 from mfh.data import Splits, load_splits
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from skimage.morphology import convex_hull_image
 
-from mfh.config import compose_config
+from mfh.harness.config import compose_config
 from mfh.data import Splits, load_splits
 
 

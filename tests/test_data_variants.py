@@ -8,7 +8,7 @@ import torch
 from torchvision.transforms.functional import InterpolationMode
 from torchvision.transforms.functional import rotate as tv_rotate
 
-from mfh.config import compose_config
+from mfh.harness.config import compose_config
 from mfh.data import Splits, load_splits
 from mfh.data.backgrounds import background_patches
 from mfh.data.variants import KINDS, rotate

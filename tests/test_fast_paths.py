@@ -1,8 +1,8 @@
-"""The fused kernels (mfh.native) compute what the pure-PyTorch reference path computes.
+"""The fused kernels (mfh.method.kernels) compute what the pure-PyTorch reference path computes.
 
 Outputs and gradients of every kind of virtual weight are compared between the two backends
 (float64 tightly, float32 to rounding), gradchecked on the native path, checked for determinism
-and thread-count independence, and the packed hash codes are checked against mfh.hashing.
+and thread-count independence, and the packed hash codes are checked against mfh.method.hashing.
 Also: the inference cache of the hashed layers.
 """
 
@@ -13,14 +13,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mfh import native
-from mfh.config import compose_config
-from mfh.hashing import bucket_and_sign
-from mfh.layers import HashedConv2d, HashedLinear
-from mfh.models import build_model
-from mfh.reconstruction import Reconstruction, g_param_bounds, g_widths
-from mfh.space import CompressionSpace
-from mfh.virtual import (
+from mfh.method import kernels as native
+from mfh.harness.config import compose_config
+from mfh.method.hashing import bucket_and_sign
+from mfh.method.layers import HashedConv2d, HashedLinear
+from mfh.harness.models import build_model
+from mfh.method.reconstruction import Reconstruction, g_param_bounds, g_widths
+from mfh.method.space import CompressionSpace
+from mfh.method.virtual import (
     FunctionalWeight,
     HashedNetsWeight,
     HashPairs,

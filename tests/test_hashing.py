@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import xxhash
 
-from mfh.hashing import BUCKET, SIGN, bucket_and_sign, weight_keys, xxh32_words
+from mfh.method.hashing import BUCKET, SIGN, bucket_and_sign, weight_keys, xxh32_words
 
 
 def test_xxh32_matches_xxhash_package_on_random_keys():

@@ -6,13 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mfh.budget import LayerSpec, plan_budget
-from mfh.config import compose_config
-from mfh.layers import HashedConv2d, HashedLinear
-from mfh.models import build_model, count_parameters, layer_specs
-from mfh.reconstruction import Reconstruction, g_param_bounds, g_widths
-from mfh.space import CompressionSpace
-from mfh.virtual import FunctionalWeight, HashedNetsWeight, HashPairs
+from mfh.method.budget import LayerSpec, plan_budget
+from mfh.harness.config import compose_config
+from mfh.method.layers import HashedConv2d, HashedLinear
+from mfh.harness.models import build_model, count_parameters, layer_specs
+from mfh.method.reconstruction import Reconstruction, g_param_bounds, g_widths
+from mfh.method.space import CompressionSpace
+from mfh.method.virtual import FunctionalWeight, HashedNetsWeight, HashPairs
 
 
 def hashednets_linear(fan_in: int, out: int, buckets: int, dtype=torch.float64) -> HashedLinear:
@@ -163,7 +163,7 @@ def test_realised_compression_ratio(overrides):
 
 
 def test_budget_too_small_is_a_clear_error():
-    from mfh.config import ConfigError
+    from mfh.harness.config import ConfigError
 
     specs = [LayerSpec("linear", 10, 10)]
     with pytest.raises(ConfigError, match="raise compression"):

@@ -2,8 +2,8 @@
 
 from matplotlib.image import imread
 
-from mfh.plots import plot_curves, plot_table
-from mfh.tables import Cell, Row, Table
+from mfh.report.plots import plot_curves, plot_table
+from mfh.report.tables import Cell, Row, Table
 
 
 def test_plot_table_and_curves_write_pngs(tmp_path):

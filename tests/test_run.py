@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_py
 
-from mfh.config import compose_config
-from mfh.records import record_path
-from mfh.runner import run
+from mfh.harness.config import compose_config
+from mfh.harness.records import record_path
+from mfh.harness.runner import run
 
 
 def records(results: Path) -> list[dict]:

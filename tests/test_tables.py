@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mfh.config import compose_config, label, to_dict
-from mfh.records import iter_records, record_path, signature, write_record
-from mfh.tables import (
+from mfh.harness.config import compose_config, label, to_dict
+from mfh.harness.records import iter_records, record_path, signature, write_record
+from mfh.report.tables import (
     LabelCollision,
     NoRecords,
     Row,

@@ -1,6 +1,6 @@
 """What the cost benchmark measures: the model rows and the layer cases, built by the harness.
 
-Every layer is taken from a network built by `mfh.models.build_model` from composed configs,
+Every layer is taken from a network built by `mfh.harness.models.build_model` from composed configs,
 so it is exactly the layer a training run uses (same budget, spaces, g, hashes, scale).
 """
 
@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mfh.config import compose_config
-from mfh.layers import HashedConv2d, HashedLinear
-from mfh.models import build_model
-from mfh.virtual import FunctionalWeight, HashedNetsWeight, HashPairs
+from mfh.harness.config import compose_config
+from mfh.method.layers import HashedConv2d, HashedLinear
+from mfh.harness.models import build_model
+from mfh.method.virtual import FunctionalWeight, HashedNetsWeight, HashPairs
 
 COMPRESSION = 0.125
 MNIST_SHAPE = (1, 28, 28)

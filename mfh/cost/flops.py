@@ -21,9 +21,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from mfh import native
+from mfh.method import kernels as native
 from mfh.cost.cases import NaiveWeight, weight_layers
-from mfh.virtual import FunctionalWeight
+from mfh.method.virtual import FunctionalWeight
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ Measures (seconds per call):
 - `reconstruction`: only building every virtual weight and back-propagating a fixed gradient
   into w, g and w' (no matrix product; independent of the batch size);
 - `access_floor`: only the random memory accesses of the reconstruction, one read and one add
-  of a space value per hash code (`mfh.native.access_floor`): what no implementation of the
+  of a space value per hash code (`mfh.method.kernels.access_floor`): what no implementation of the
   method can avoid on this CPU (independent of the batch size).
 """
 
@@ -25,9 +25,9 @@ import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
-from mfh import native
+from mfh.method import kernels as native
 from mfh.cost.cases import Case, Inputs, hashed_sources, loss
-from mfh.virtual import HashPairs
+from mfh.method.virtual import HashPairs
 
 MEASURES = ("forward", "backward", "step", "inference_cached")
 LR = 1e-4   # small, so that thousands of timing steps leave the weights in a normal range

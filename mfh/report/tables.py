@@ -36,8 +36,8 @@ from pathlib import Path
 
 import yaml
 
-from mfh.config import compose_config, label, to_dict, validate
-from mfh.records import NON_RESULT_KEYS, signature
+from mfh.harness.config import compose_config, label, to_dict, validate
+from mfh.harness.records import NON_RESULT_KEYS, signature
 
 Key = tuple[str, str]  # (row label, dataset)
 Entry = tuple[str, str, dict]  # (row label, dataset, record or config)

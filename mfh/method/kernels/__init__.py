@@ -1,9 +1,9 @@
-"""Fused CPU kernels for virtual weights, built from `mfh/csrc/virtual_kernels.cpp` on first use.
+"""Fused CPU kernels for virtual weights, built from `virtual_kernels.cpp` beside this file on first use.
 
 The C++ source is compiled by the system C++ compiler (`$CXX`, else `c++`) into a per-machine
 cache (`$MFH_KERNEL_DIR`, default `~/.cache/mfh/kernels`) and loaded with ctypes: no Python
 headers and no ninja are needed. Where it cannot be built, or with `MFH_BACKEND=reference`, the
-layers run the pure-PyTorch reference path of `mfh.virtual`, which the tests compare it with.
+layers run the pure-PyTorch reference path of `mfh.method.virtual`, which the tests compare it with.
 
 One call computes a whole virtual matrix: U gathers, the sign flips, g (or g with hashed
 parameters for -D) and the scale, in one pass over the N virtual weights, LANES at a time.
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-SOURCE = Path(__file__).resolve().parent / "csrc" / "virtual_kernels.cpp"
+SOURCE = Path(__file__).resolve().parent / "virtual_kernels.cpp"
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno",
          "-std=c++17", "-shared", "-fPIC"]
 ABI_VERSION = 8
@@ -157,7 +157,7 @@ def hash_codes(key: Key, slots: int) -> torch.Tensor:
 
     `key`: (layer, rows, cols, buckets, bucket seed, sign seed). Each code holds the bucket in
     bits 0..30 and bit 31 set where the sign is -1; code 0 pads the last block. Needs the
-    native kernels; equal to `mfh.virtual.to_blocks(pack_codes(*bucket_and_sign(...)))`.
+    native kernels; equal to `mfh.method.virtual.to_blocks(pack_codes(*bucket_and_sign(...)))`.
     """
     lib = library()
     if lib is None:

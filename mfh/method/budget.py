@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mfh.config import ConfigError
-from mfh.reconstruction import g_param_count, g_widths
+from mfh.harness.config import ConfigError
+from mfh.method.reconstruction import g_param_count, g_widths
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from mfh.data import Split
-from mfh.reconstruction import Reconstruction
+from mfh.method.reconstruction import Reconstruction
 
 
 class Diverged(RuntimeError):

@@ -11,11 +11,11 @@ import math
 from omegaconf import DictConfig
 from torch import nn
 
-from mfh.budget import Budget, LayerSpec, plan_budget
-from mfh.layers import HashedConv2d, HashedLinear
-from mfh.reconstruction import Reconstruction, g_param_bounds, g_widths
-from mfh.space import CompressionSpace
-from mfh.virtual import FunctionalWeight, HashedNetsWeight, HashPairs
+from mfh.method.budget import Budget, LayerSpec, plan_budget
+from mfh.method.layers import HashedConv2d, HashedLinear
+from mfh.method.reconstruction import Reconstruction, g_param_bounds, g_widths
+from mfh.method.space import CompressionSpace
+from mfh.method.virtual import FunctionalWeight, HashedNetsWeight, HashPairs
 
 
 def layer_specs(arch: DictConfig, in_shape: tuple[int, int, int],

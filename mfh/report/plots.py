@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from mfh.tables import Table  # noqa: E402
+from mfh.report.tables import Table  # noqa: E402
 
 
 def plot_table(table: Table, path: str | Path) -> Path:

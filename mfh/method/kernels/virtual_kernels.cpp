@@ -1,4 +1,4 @@
-// Fused CPU kernels for hashed virtual weights (HashedNets and MFH), loaded by mfh/native.py.
+// Fused CPU kernels for hashed virtual weights (HashedNets and MFH), loaded by mfh/method/kernels/__init__.py.
 //
 // A virtual weight n (of N = rows * cols) reads U hashed values z_u = xi_u * w[h_u] and, for
 // -D, R hashed parameters alpha_r = b_r * xi'_r * w'[h'_r]; g (0 to 3 layers, tanh hidden

@@ -3,7 +3,7 @@
 Each module here has no input: calling it returns the virtual matrix (rows, cols) of one layer,
 rows = out features, cols = in*kh*kw (+1 when the bias is hashed as an extra column).
 
-Two implementations compute the same matrix: the fused kernels of `mfh.native` (CPU, float32
+Two implementations compute the same matrix: the fused kernels of `mfh.method.kernels` (CPU, float32
 and float64, the default where they build) and the pure-PyTorch reference path (`_reference`
 methods; any device). They agree to float rounding; HashedNets and MFH with U=1, identity g and
 scale 1 take the same path in both, so they agree bit for bit.
@@ -14,10 +14,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mfh import native
-from mfh.hashing import BUCKET, DUAL_BUCKET, DUAL_SIGN, SIGN, bucket_and_sign
-from mfh.reconstruction import Reconstruction, per_weight_g
-from mfh.space import CompressionSpace
+from mfh.method import kernels as native
+from mfh.method.hashing import BUCKET, DUAL_BUCKET, DUAL_SIGN, SIGN, bucket_and_sign
+from mfh.method.reconstruction import Reconstruction, per_weight_g
+from mfh.method.space import CompressionSpace
 
 SIGN_BIT = -(2**31)   # bit 31 of an int32 code: the sign hash is -1
 

@@ -15,8 +15,8 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from mfh.models import build_model
-from mfh.virtual import HashPairs
+from mfh.harness.models import build_model
+from mfh.method.virtual import HashPairs
 
 
 def stored_tensors(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -1,7 +1,7 @@
 """Hashed layers with the semantics of nn.Linear and nn.Conv2d (groups = 1).
 
 The weight is a virtual matrix (out, in*kh*kw) produced by a virtual-weight module
-(`mfh.virtual`). The bias is either an ordinary parameter (stored unhashed) or, with
+(`mfh.method.virtual`). The bias is either an ordinary parameter (stored unhashed) or, with
 `hash_bias`, the last column of the virtual matrix.
 
 Inference cache: in eval mode with gradients disabled (`model.eval()` under `torch.no_grad()` or

@@ -16,13 +16,13 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from mfh.checkpoint import dense_bytes, save_checkpoint
-from mfh.config import label, to_dict, validate
+from mfh.harness.checkpoint import dense_bytes, save_checkpoint
+from mfh.harness.config import label, to_dict, validate
 from mfh.data import Split, Splits, load_splits
-from mfh.models import build_model, count_parameters, layer_specs
-from mfh.records import SCHEMA, provenance, record_path, signature, write_record
-from mfh.tracking import make_tracker
-from mfh.train import Diverged, EpochLog, TrainResult, train
+from mfh.harness.models import build_model, count_parameters, layer_specs
+from mfh.harness.records import SCHEMA, provenance, record_path, signature, write_record
+from mfh.harness.tracking import make_tracker
+from mfh.harness.train import Diverged, EpochLog, TrainResult, train
 
 
 def _now() -> str:

@@ -62,7 +62,7 @@ def iter_records(results_dir: str | Path) -> Iterator[dict]:
 
 def provenance() -> dict:
     """Which commit, packages and machine made a record."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
 
     def git(*args: str) -> str | None:
         try:
