@@ -12,8 +12,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from mfh.harness.config import ConfigError, check_group_overrides
 from mfh.data import DatasetUnavailable
+from mfh.harness.config import ConfigError, check_group_overrides
 from mfh.harness.runner import run
 
 

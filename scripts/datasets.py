@@ -22,8 +22,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from torchvision.datasets import FashionMNIST  # noqa: E402
 
-from mfh.harness.config import compose_config, group_options  # noqa: E402
 from mfh.data import DatasetUnavailable, Splits, load_splits  # noqa: E402
+from mfh.harness.config import compose_config, group_options  # noqa: E402
 
 CLASS_NAMES = {
     "fashion_mnist": FashionMNIST.classes,

@@ -21,8 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mfh.report.plots import plot_curves, plot_table
 from mfh.harness.records import NON_RESULT_KEYS
+from mfh.report.plots import plot_curves, plot_table
 from mfh.report.tables import (
     Layout,
     NoRecords,

@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from mfh.method import kernels as native
 from mfh.cost import cases, flops, measure, report
 from mfh.cost.bench import Settings, render, run
+from mfh.method import kernels as native
 
 ROOT = Path(__file__).resolve().parents[1]
 

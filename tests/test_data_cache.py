@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mfh.harness.config import compose_config
 from mfh.data import Splits, load_splits
 from mfh.data.cache import cache_key
+from mfh.harness.config import compose_config
 
 OVERRIDES = ["dataset=rect", "dataset.test_size=50"]
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from mfh.harness.config import compose_config
 from mfh.data import DatasetUnavailable, Splits, load_splits
 from mfh.data.idx import read_idx, write_idx
 from mfh.data.torchvision_sets import FASHION_MNIST_DIR
+from mfh.harness.config import compose_config
 
 GEN = np.random.default_rng(0)
 

@@ -2,8 +2,8 @@
 
 import torch
 
-from mfh.harness.config import compose_config
 from mfh.data import Splits, load_splits
+from mfh.harness.config import compose_config
 
 
 def _load(*overrides: str) -> Splits:

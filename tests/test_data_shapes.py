@@ -7,8 +7,8 @@ import pytest
 import torch
 from skimage.morphology import convex_hull_image
 
-from mfh.harness.config import compose_config
 from mfh.data import Splits, load_splits
+from mfh.harness.config import compose_config
 
 
 def _load(name: str, data_dir: Path, *overrides: str) -> Splits:

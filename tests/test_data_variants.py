@@ -8,10 +8,10 @@ import torch
 from torchvision.transforms.functional import InterpolationMode
 from torchvision.transforms.functional import rotate as tv_rotate
 
-from mfh.harness.config import compose_config
 from mfh.data import Splits, load_splits
 from mfh.data.backgrounds import background_patches
 from mfh.data.variants import KINDS, rotate
+from mfh.harness.config import compose_config
 
 SMALL = ["dataset.train_size=300", "dataset.valid_size=100", "dataset.test_size=200"]
 

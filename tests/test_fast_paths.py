@@ -13,11 +13,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mfh.method import kernels as native
 from mfh.harness.config import compose_config
+from mfh.harness.models import build_model
+from mfh.method import kernels as native
 from mfh.method.hashing import bucket_and_sign
 from mfh.method.layers import HashedConv2d, HashedLinear
-from mfh.harness.models import build_model
 from mfh.method.reconstruction import Reconstruction, g_param_bounds, g_widths
 from mfh.method.space import CompressionSpace
 from mfh.method.virtual import (

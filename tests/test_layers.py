@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mfh.method.budget import LayerSpec, plan_budget
 from mfh.harness.config import compose_config
-from mfh.method.layers import HashedConv2d, HashedLinear
 from mfh.harness.models import build_model, count_parameters, layer_specs
+from mfh.method.budget import LayerSpec, plan_budget
+from mfh.method.layers import HashedConv2d, HashedLinear
 from mfh.method.reconstruction import Reconstruction, g_param_bounds, g_widths
 from mfh.method.space import CompressionSpace
 from mfh.method.virtual import FunctionalWeight, HashedNetsWeight, HashPairs

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import torch
 
-from mfh.method import kernels as native
 from mfh.cost import cases, flops, measure, report
 from mfh.cost.cases import CASES, Case, ModelSpec
 from mfh.harness.records import provenance
+from mfh.method import kernels as native
 
 
 @dataclass

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from mfh.harness.config import compose_config
-from mfh.method.layers import HashedConv2d, HashedLinear
 from mfh.harness.models import build_model
+from mfh.method.layers import HashedConv2d, HashedLinear
 from mfh.method.virtual import FunctionalWeight, HashedNetsWeight, HashPairs
 
 COMPRESSION = 0.125

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from mfh.method import kernels as native
 from mfh.cost.cases import NaiveWeight, weight_layers
+from mfh.method import kernels as native
 from mfh.method.virtual import FunctionalWeight
 
 

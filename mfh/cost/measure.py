@@ -25,8 +25,8 @@ import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
-from mfh.method import kernels as native
 from mfh.cost.cases import Case, Inputs, hashed_sources, loss
+from mfh.method import kernels as native
 from mfh.method.virtual import HashPairs
 
 MEASURES = ("forward", "backward", "step", "inference_cached")

@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
+from mfh.data import Split, Splits, load_splits
 from mfh.harness.checkpoint import dense_bytes, save_checkpoint
 from mfh.harness.config import label, to_dict, validate
-from mfh.data import Split, Splits, load_splits
 from mfh.harness.models import build_model, count_parameters, layer_specs
 from mfh.harness.records import SCHEMA, provenance, record_path, signature, write_record
 from mfh.harness.tracking import make_tracker

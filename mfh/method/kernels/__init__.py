@@ -1,4 +1,4 @@
-"""Fused CPU kernels for virtual weights, built from `virtual_kernels.cpp` beside this file on first use.
+"""Fused CPU kernels for virtual weights, built on first use from `virtual_kernels.cpp` here.
 
 The C++ source is compiled by the system C++ compiler (`$CXX`, else `c++`) into a per-machine
 cache (`$MFH_KERNEL_DIR`, default `~/.cache/mfh/kernels`) and loaded with ctypes: no Python
