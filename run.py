@@ -1,8 +1,9 @@
 """Entry point: `python run.py [overrides]`, or `python run.py -m ...` for a sweep.
 
-Composes conf/ with Hydra and hands each job to `mfh.harness.runner.run`. A bad config value stops
-with a one-line error naming the key and what is allowed (exit code 2); a single run that
-fails (NaN loss, exception) writes a failed record and exits 1.
+Composes conf/ with Hydra and hands each job to `mfh.harness.runner.run`. Before Hydra starts,
+`precheck` reads the overrides with Hydra's own parser: an unknown key, group option or a bad
+value stops with one line naming the key and what is allowed (exit code 2, nothing written).
+A single run that fails (NaN loss, exception) writes a failed record and exits 1.
 """
 
 import sys
@@ -13,7 +14,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mfh.data import DatasetUnavailable
-from mfh.harness.config import ConfigError, check_group_overrides
+from mfh.harness.config import ConfigError, precheck
 from mfh.harness.runner import run
 
 
@@ -35,7 +36,7 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     try:
-        check_group_overrides(sys.argv[1:])
+        precheck(sys.argv[1:])
     except ConfigError as err:
         fail(str(err))
     main()

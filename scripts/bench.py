@@ -8,9 +8,12 @@ row, times + FLOPs + memory + figure into results/cost. Quick (`make bench-quick
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from mfh.cost.bench import Settings, quick_settings, render, run
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's mfh and conf/
+
+from mfh.cost.bench import Settings, quick_settings, render, run  # noqa: E402
 
 
 def main() -> None:

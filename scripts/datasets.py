@@ -16,14 +16,16 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's mfh and conf/
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from torchvision.datasets import FashionMNIST  # noqa: E402
 
 from mfh.data import DatasetUnavailable, Splits, load_splits  # noqa: E402
-from mfh.harness.config import compose_config, group_options  # noqa: E402
+from mfh.harness.config import compose_config, data_spec, group_options  # noqa: E402
 
 CLASS_NAMES = {
     "fashion_mnist": FashionMNIST.classes,
@@ -71,7 +73,7 @@ def main(argv: list[str]) -> int:
         cfg = compose_config([f"dataset={name}", f"data_dir={args.data_dir}",
                               f"data_seed={args.data_seed}"])
         try:
-            splits = load_splits(cfg)
+            splits = load_splits(data_spec(cfg))
         except DatasetUnavailable as err:
             print(f"{name}: skipped, {err}", flush=True)
             continue

@@ -16,17 +16,15 @@ Exits 1 if a sweep exited non-zero (after running the others) or the table canno
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
 from pathlib import Path
 
-from mfh.harness.records import NON_RESULT_KEYS
-from mfh.report.plots import plot_curves, plot_table
-from mfh.report.tables import (
-    Layout,
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's mfh and conf/
+
+from mfh.harness.sweep import ROOT, check_pass_through, run_sweeps, sweep_commands  # noqa: E402
+from mfh.report.plots import plot_curves, plot_table  # noqa: E402
+from mfh.report.tables import (  # noqa: E402
     NoRecords,
-    distinct_configs,
     layout_entries,
     layout_table,
     load_layout,
@@ -34,37 +32,6 @@ from mfh.report.tables import (
     to_markdown,
     write_tables,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-# Set by this script itself: the seeds come from the layout, results_dir from --results-dir.
-PASS_THROUGH_KEYS = tuple(k for k in NON_RESULT_KEYS if k not in ("seed", "results_dir"))
-
-
-def check_pass_through(overrides: list[str]) -> None:
-    """Raise ValueError for an override that is not `key=value` on a non-result key."""
-    for item in overrides:
-        key, sep, _ = item.partition("=")
-        top = re.split(r"[./]", key.lstrip("+~"))[0]
-        if not sep or top not in PASS_THROUGH_KEYS:
-            raise ValueError(f"override {item!r} is not allowed here; only "
-                             f"{', '.join(PASS_THROUGH_KEYS)} (they do not change a result)")
-
-
-def sweep_commands(layout: Layout, results_dir: Path,
-                   extra: list[str]) -> list[tuple[str, list[str]]]:
-    """(progress line, argv) per distinct configuration and dataset, in layout order."""
-    groups = distinct_configs(resolve_rows(layout))
-    seeds = ",".join(map(str, layout.seeds))
-    commands = []
-    for i, group in enumerate(groups, 1):
-        first = group[0]
-        ids = " ".join(r.row.id for r in group)
-        for dataset in layout.datasets:
-            argv = [sys.executable, "run.py", "-m", *layout.common, *first.row.overrides,
-                    f"dataset={dataset}", f"seed={seeds}", f"results_dir={results_dir}", *extra]
-            progress = f"row {i}/{len(groups)}: {first.label} on {dataset} (layout rows {ids})"
-            commands.append((progress, argv))
-    return commands
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,13 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"table1: {e}", file=sys.stderr)
         return 1
-    failed = []
-    for progress, command in commands:
-        print(progress, flush=True)
-        if args.dry_run:
-            print("  python " + " ".join(command[1:]), flush=True)
-        elif subprocess.run(command, cwd=ROOT).returncode != 0:
-            failed.append(progress)
+    failed = run_sweeps(commands, args.dry_run)
     if args.dry_run:
         return 0
     try:

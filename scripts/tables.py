@@ -6,7 +6,9 @@
 
 Without --layout: one row per label over every record (optionally only those whose config has
 KEY=VALUE, dotted keys, e.g. --where epochs=20 --where arch.name=mlp3). With --layout: the rows
-of a layout file, named after it. Exits 1 with one line on a label collision or without records.
+of a layout file, named after it. Exits 1 with one line on a label collision or without records;
+exits 2 naming every unreadable record file, unless --skip-unreadable leaves them out (they are
+then listed under the table).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's mfh and conf/
 
-from mfh.harness.records import iter_records
-from mfh.report.tables import (
+import yaml  # noqa: E402
+
+from mfh.harness.records import iter_records  # noqa: E402
+from mfh.report.tables import (  # noqa: E402
     NoRecords,
     Table,
     generic_table,
@@ -41,16 +45,17 @@ def parse_where(items: list[str]) -> dict[str, object]:
     return where
 
 
-def build(args: argparse.Namespace) -> tuple[Table, str]:
-    """The table the arguments ask for, and its default file name."""
+def build(args: argparse.Namespace, unreadable: list[Path]) -> tuple[Table, str]:
+    """The table the arguments ask for, and its default file name; record files that cannot
+    be read are appended to `unreadable` and left out."""
     if args.layout:
         layout = load_layout(args.layout)
-        return layout_table(layout, args.results_dir), layout.name
-    records = select(iter_records(args.results_dir), parse_where(args.where))
+        return layout_table(layout, args.results_dir, unreadable), layout.name
+    records = select(iter_records(args.results_dir, unreadable), parse_where(args.where))
     if not records:
         raise NoRecords(f"no records under {Path(args.results_dir) / 'runs'}"
                         + (" matching --where" if args.where else ""))
-    return generic_table(records, caption=args.caption), "table"
+    return generic_table(records, args.caption, unreadable), "table"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,12 +69,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
                         help="keep records whose config has KEY=VALUE (generic table only)")
     parser.add_argument("--caption", default="", help="caption (generic table only)")
+    parser.add_argument("--skip-unreadable", action="store_true",
+                        help="leave unreadable records out and list them under the table")
     args = parser.parse_args(argv)
+    unreadable: list[Path] = []
     try:
-        table, name = build(args)
+        table, name = build(args, unreadable)
     except (ValueError, NoRecords) as e:  # label collision, bad layout or config, no records
         print(f"tables: {e}", file=sys.stderr)
         return 1
+    if unreadable and not args.skip_unreadable:
+        for path in unreadable:
+            print(f"tables: unreadable record {path}", file=sys.stderr)
+        print("tables: move or delete them, or pass --skip-unreadable", file=sys.stderr)
+        return 2
     out = Path(args.out) if args.out else Path(args.results_dir) / "tables"
     paths = write_tables(table, out, args.name or name)
     print(to_markdown(table))

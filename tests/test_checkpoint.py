@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from mfh.harness.checkpoint import dense_bytes, load_checkpoint, save_checkpoint
-from mfh.harness.config import compose_config, to_dict
-from mfh.harness.models import build_model, count_parameters
+from mfh.harness.config import compose_config, data_spec, model_specs, to_dict
+from mfh.harness.models import count_parameters, model_from_config
 
 
 @pytest.mark.parametrize("overrides", [["model=hashednets"], ["model=mfh"],
@@ -15,7 +15,7 @@ def test_round_trip_gives_identical_predictions(tmp_path, overrides):
     shape = (3, 32, 32) if "arch=cnn" in overrides else (1, 28, 28)
     torch.manual_seed(0)
     cfg = compose_config(overrides)
-    model = build_model(cfg, shape, 10).eval()
+    model = model_from_config(cfg, shape, 10).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.01 * torch.randn_like(p))  # trained values, not the initialisation
@@ -26,13 +26,13 @@ def test_round_trip_gives_identical_predictions(tmp_path, overrides):
     assert torch.equal(model(x), loaded(x))
     stored = count_parameters(model)
     assert stored * 4 < size < stored * 4 + 20_000  # float32 values plus a small header
-    dense = dense_bytes(to_dict(cfg), shape, 10)
+    dense = dense_bytes(model_specs(cfg)[0], shape, 10)
     assert dense > size / cfg.compression * 0.9
 
 
 def test_shared_space_is_saved_once(tmp_path):
     cfg = compose_config(["model=mfh"])
-    model = build_model(cfg, (1, 28, 28), 10)
+    model = model_from_config(cfg, (1, 28, 28), 10)
     save_checkpoint(model, to_dict(cfg), (1, 28, 28), 10, tmp_path / "m.pt")
     payload = torch.load(tmp_path / "m.pt", weights_only=True)
     spaces = [name for name in payload["tensors"] if name.endswith("space.w")]
@@ -54,4 +54,4 @@ def test_run_saves_best_epoch_checkpoint(tmp_path):
     from mfh.data import load_splits
     from mfh.harness.train import error_rate
 
-    assert error_rate(model, load_splits(cfg).test) == record["metrics"]["test_error"]
+    assert error_rate(model, load_splits(data_spec(cfg)).test) == record["metrics"]["test_error"]

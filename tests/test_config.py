@@ -2,7 +2,7 @@
 
 import pytest
 
-from mfh.harness.config import ConfigError, check_group_overrides, compose_config, label, validate
+from mfh.harness.config import ConfigError, compose_config, precheck, validate
 
 
 @pytest.mark.parametrize("overrides,expected", [
@@ -14,8 +14,7 @@ from mfh.harness.config import ConfigError, check_group_overrides, compose_confi
 ])
 def test_compose_and_label(overrides, expected):
     cfg = compose_config(overrides + ["arch=mlp5", "dataset=mnist5k", "logger=none"])
-    validate(cfg)
-    assert label(cfg) == expected
+    assert validate(cfg).label == expected
     assert list(cfg.arch.hidden) == [1000, 1000, 1000]
     assert cfg.optim.batch_size == 50 and cfg.optim.lr == 0.1 and cfg.optim.momentum == 0.9
 
@@ -47,7 +46,7 @@ def test_bad_values_are_rejected(overrides, message):
 
 def test_unknown_group_options_are_named():
     with pytest.raises(ConfigError, match="model='foo' is unknown; allowed: dense, hashednets"):
-        check_group_overrides(["model=dense,foo"])
+        precheck(["model=dense,foo"])
     with pytest.raises(ConfigError, match="dataset='nope' is unknown; allowed: .*mnist5k"):
-        check_group_overrides(["dataset=nope"])
-    check_group_overrides(["model=mfh", "model.g_layers=2", "seed=0,1"])
+        precheck(["dataset=nope"])
+    precheck(["model=mfh", "model.g_layers=2", "seed=0,1"])

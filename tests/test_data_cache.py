@@ -8,13 +8,13 @@ import torch
 
 from mfh.data import Splits, load_splits
 from mfh.data.cache import cache_key
-from mfh.harness.config import compose_config
+from mfh.harness.config import compose_config, data_spec
 
 OVERRIDES = ["dataset=rect", "dataset.test_size=50"]
 
 
 def _load(data_dir: Path, *extra: str) -> Splits:
-    return load_splits(compose_config([*OVERRIDES, f"data_dir={data_dir}", *extra]))
+    return load_splits(data_spec(compose_config([*OVERRIDES, f"data_dir={data_dir}", *extra])))
 
 
 def _folders(data_dir: Path) -> list[Path]:

@@ -11,13 +11,14 @@ import torch
 from mfh.data import DatasetUnavailable, Splits, load_splits
 from mfh.data.idx import read_idx, write_idx
 from mfh.data.torchvision_sets import FASHION_MNIST_DIR
-from mfh.harness.config import compose_config
+from mfh.harness.config import compose_config, data_spec
 
 GEN = np.random.default_rng(0)
 
 
 def _load(name: str, data_dir: Path, *extra: str) -> Splits:
-    return load_splits(compose_config([f"dataset={name}", f"data_dir={data_dir}", *extra]))
+    cfg = compose_config([f"dataset={name}", f"data_dir={data_dir}", *extra])
+    return load_splits(data_spec(cfg))
 
 
 def _write_mnist_family(folder: Path, n_train: int, n_test: int, suffix: str = "") -> dict:

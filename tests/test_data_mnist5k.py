@@ -3,11 +3,11 @@
 import torch
 
 from mfh.data import Splits, load_splits
-from mfh.harness.config import compose_config
+from mfh.harness.config import compose_config, data_spec
 
 
 def _load(*overrides: str) -> Splits:
-    return load_splits(compose_config(["dataset=mnist5k", *overrides]))
+    return load_splits(data_spec(compose_config(["dataset=mnist5k", *overrides])))
 
 
 def test_mnist5k_sizes_range_and_balance() -> None:

@@ -8,13 +8,13 @@ import torch
 from skimage.morphology import convex_hull_image
 
 from mfh.data import Splits, load_splits
-from mfh.harness.config import compose_config
+from mfh.harness.config import compose_config, data_spec
 
 
 def _load(name: str, data_dir: Path, *overrides: str) -> Splits:
     sizes = ["dataset.train_size=400", "dataset.valid_size=100", "dataset.test_size=101"]
-    return load_splits(compose_config([f"dataset={name}", f"data_dir={data_dir}", *sizes,
-                                       *overrides]))
+    return load_splits(data_spec(compose_config([f"dataset={name}", f"data_dir={data_dir}", *sizes,
+                                       *overrides])))
 
 
 @pytest.fixture(scope="module")

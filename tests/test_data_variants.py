@@ -11,14 +11,14 @@ from torchvision.transforms.functional import rotate as tv_rotate
 from mfh.data import Splits, load_splits
 from mfh.data.backgrounds import background_patches
 from mfh.data.variants import KINDS, rotate
-from mfh.harness.config import compose_config
+from mfh.harness.config import compose_config, data_spec
 
 SMALL = ["dataset.train_size=300", "dataset.valid_size=100", "dataset.test_size=200"]
 
 
 def _load(kind: str, data_dir: Path, *overrides: str) -> Splits:
-    return load_splits(compose_config([f"dataset={kind}", f"data_dir={data_dir}", *SMALL,
-                                       *overrides]))
+    return load_splits(data_spec(compose_config([f"dataset={kind}", f"data_dir={data_dir}", *SMALL,
+                                       *overrides])))
 
 
 @pytest.fixture(scope="module")
@@ -56,16 +56,16 @@ def test_shapes_ranges_and_labels(sets: dict[str, Splits]) -> None:
 
 
 def test_default_sizes_follow_the_mnist5k_split(tmp_path: Path) -> None:
-    s = load_splits(compose_config(["dataset=basic", f"data_dir={tmp_path}"]))
+    s = load_splits(data_spec(compose_config(["dataset=basic", f"data_dir={tmp_path}"])))
     assert (len(s.train), len(s.valid), len(s.test)) == (3200, 800, 1000)
-    digits = load_splits(compose_config(["dataset=mnist5k"]))
+    digits = load_splits(data_spec(compose_config(["dataset=mnist5k"])))
     assert torch.equal(s.test.x, digits.test.x) and torch.equal(s.train.y, digits.train.y)
 
 
 def test_too_large_size_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="train_size=4000"):
-        load_splits(compose_config(["dataset=rot", f"data_dir={tmp_path}",
-                                    "dataset.train_size=4000"]))
+        load_splits(data_spec(compose_config(["dataset=rot", f"data_dir={tmp_path}",
+                                    "dataset.train_size=4000"])))
 
 
 def test_same_seed_same_bytes_other_seed_other_images(tmp_path: Path,
@@ -110,7 +110,7 @@ def test_rotate_matches_torchvision() -> None:
 
 
 def test_rotate_turns_the_principal_axis() -> None:
-    digits = load_splits(compose_config(["dataset=mnist5k"])).train.x[:400]
+    digits = load_splits(data_spec(compose_config(["dataset=mnist5k"]))).train.x[:400]
     angle0, ecc = _orientation(digits)
     keep = ecc > 3  # elongated digits have a well-defined axis
     turn = torch.full((len(digits),), 0.7)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from mfh.harness.config import compose_config
-from mfh.harness.models import build_model
+from mfh.harness.models import model_from_config
 from mfh.method import kernels as native
 from mfh.method.hashing import bucket_and_sign
 from mfh.method.layers import HashedConv2d, HashedLinear
@@ -235,7 +235,7 @@ def test_inference_cache_reuses_and_matches():
 
 
 def test_inference_cache_invalidated_by_parameter_changes():
-    model = build_model(compose_config(["model=mfh", "hashes=2"]), (1, 28, 28), 10)
+    model = model_from_config(compose_config(["model=mfh", "hashes=2"]), (1, 28, 28), 10)
     x = torch.rand(4, 1, 28, 28)
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     model.eval()

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mfh.harness.config import compose_config
-from mfh.harness.models import build_model, count_parameters, layer_specs
-from mfh.method.budget import LayerSpec, plan_budget
+from mfh.harness.config import compose_config, model_specs
+from mfh.harness.models import count_parameters, layer_specs, model_from_config
+from mfh.method import BudgetError, HashingSpec, LayerSpec, plan_budget
 from mfh.method.layers import HashedConv2d, HashedLinear
 from mfh.method.reconstruction import Reconstruction, g_param_bounds, g_widths
 from mfh.method.space import CompressionSpace
@@ -105,7 +105,7 @@ def test_hashednets_equals_mfh_u1_identity_bit_for_bit():
     for overrides in (["model=hashednets"],
                       ["model=mfh", "hashes=1", "model.g_layers=1", "model.space=per_layer"]):
         torch.manual_seed(3)
-        model = build_model(compose_config(overrides), (1, 28, 28), 10).eval()
+        model = model_from_config(compose_config(overrides), (1, 28, 28), 10).eval()
         out = model(x)
         out.square().sum().backward()
         outputs.append(out)
@@ -156,15 +156,13 @@ def test_recomputed_indices_equal_precomputed():
 def test_realised_compression_ratio(overrides):
     cfg = compose_config(overrides)
     shape = (3, 32, 32) if "arch=cnn" in overrides else (1, 28, 28)
-    model = build_model(cfg, shape, 10)
-    virtual = sum(s.virtual for s in layer_specs(cfg.arch, shape, 10))
+    model = model_from_config(cfg, shape, 10)
+    virtual = sum(s.virtual for s in layer_specs(model_specs(cfg)[0], shape, 10))
     ratio = count_parameters(model) / virtual
     assert abs(ratio - cfg.compression) / cfg.compression < 0.01
 
 
 def test_budget_too_small_is_a_clear_error():
-    from mfh.harness.config import ConfigError
-
     specs = [LayerSpec("linear", 10, 10)]
-    with pytest.raises(ConfigError, match="raise compression"):
-        plan_budget(specs, 0.05, 1, 1, False, "per_layer", "global", False, 0.0, False)
+    with pytest.raises(BudgetError, match="raise compression"):
+        plan_budget(specs, HashingSpec("hashednets", 1, 0.05, "per_layer", 1))

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mfh.harness.config import compose_config, label, to_dict
+from mfh.harness import sweep
+from mfh.harness.config import compose_config, model_specs, to_dict
 from mfh.harness.records import iter_records, record_path, signature, write_record
 from mfh.report.tables import (
     LabelCollision,
@@ -52,7 +53,7 @@ def put(results: Path, overrides: list[str], seed: int, error: float | None,
         config["dataset"]["name"] = dataset
     failed = error is None
     write_record(record_path(results, config, seed), {
-        "schema": 1, "status": "failed" if failed else "ok", "label": label(cfg),
+        "schema": 1, "status": "failed" if failed else "ok", "label": model_specs(cfg)[1].label,
         "signature": signature(config), "seed": seed, "dataset": config["dataset"]["name"],
         "config": config,
         "metrics": None if failed else {"test_error": error, "valid_error": error,
@@ -259,9 +260,8 @@ def test_tables_cli_exits_1_on_collision_and_without_records(tmp_path, capsys):
 
 
 def test_table1_sweeps_each_configuration_once(tmp_path):
-    table1 = load_script("table1")
     layout = load_layout(ROOT / "experiments" / "table1.yaml")
-    commands = table1.sweep_commands(layout, tmp_path, ["logger=none"])
+    commands = sweep.sweep_commands(layout, tmp_path, ["logger=none"])
     assert len(commands) == 11
     progress, argv = commands[0]
     assert progress == "row 1/11: U4-G3 on mnist5k (layout rows (0) (1.3) (2.2))"
@@ -274,8 +274,7 @@ def test_table1_sweeps_each_configuration_once(tmp_path):
 
 
 def test_table1_pass_through_accepts_only_non_result_keys():
-    table1 = load_script("table1")
-    table1.check_pass_through(["logger=none", "device=cuda", "hydra/launcher=basic"])
+    sweep.check_pass_through(["logger=none", "device=cuda", "hydra/launcher=basic"])
     for bad in ("epochs=3", "seed=1", "results_dir=x", "logger"):
         with pytest.raises(ValueError, match="not allowed"):
-            table1.check_pass_through([bad])
+            sweep.check_pass_through([bad])

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 
 from mfh.harness.config import compose_config
-from mfh.harness.models import build_model
+from mfh.harness.models import model_from_config
 from mfh.method.layers import HashedConv2d, HashedLinear
+from mfh.method.specs import format_label
 from mfh.method.virtual import FunctionalWeight, HashedNetsWeight, HashPairs
 
 COMPRESSION = 0.125
@@ -39,7 +40,7 @@ class ModelSpec:
 
 def mfh_spec(hashes: int, g_layers: int, dual: bool = False) -> ModelSpec:
     """`U<hashes>-G<g_layers>[-D]` with the harness defaults (shared space, global g)."""
-    label = f"U{hashes}-G{g_layers}" + ("-D" if dual else "")
+    label = format_label("mfh", hashes, g_layers, dual)
     overrides = ("model=mfh", f"hashes={hashes}", f"model.g_layers={g_layers}",
                  f"model.dual={str(dual).lower()}")
     return ModelSpec(label, overrides)
@@ -149,7 +150,7 @@ def build(case: Case, spec: ModelSpec, seed: int = 0) -> nn.Module:
     if one_layer and not recomputed:
         overrides.append("model.index_mode=recomputed")
     torch.manual_seed(seed)
-    model = build_model(compose_config(overrides), case.in_shape, NUM_CLASSES)
+    model = model_from_config(compose_config(overrides), case.in_shape, NUM_CLASSES)
     module = model if case.layer is None else weight_layers(model)[case.layer]
     if one_layer and not recomputed:
         _precompute(module)

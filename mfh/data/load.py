@@ -1,10 +1,12 @@
-"""`load_splits`: the one entry point the runner calls; picks a loader by `dataset.name`."""
+"""`load_splits`: the one entry point the runner calls; picks a loader by the dataset's name.
+
+`LOADERS` maps a dataset name (the `name:` of its YAML in conf/dataset/) to a function of the
+`DataSpec`; adding a dataset is one entry here (docs/datasets.md, "Adding a dataset").
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from omegaconf import DictConfig, OmegaConf
 
 from mfh.data.cache import cached
 from mfh.data.mnist5k import load_mnist5k
@@ -17,53 +19,52 @@ from mfh.data.torchvision_sets import (
     official_splits,
 )
 from mfh.data.variants import KINDS, build_variant
+from mfh.harness.specs import DataSpec
 
-Loader = Callable[[DictConfig], Splits]
+Loader = Callable[[DataSpec], Splits]
 
 
-def _shapes(cfg: DictConfig) -> Splits:
+def _shapes(spec: DataSpec) -> Splits:
     """RECT or CONVEX: each part drawn from its own `data_seed` stream (2 classes)."""
-    ds = cfg.dataset
+    ds = spec.options
     parts = []
     for part in ("train", "valid", "test"):
-        gen, count = rng(cfg.data_seed, f"{ds.name}/{part}"), ds[f"{part}_size"]
-        x, y = rectangles(gen, count, ds.min_gap) if ds.name == "rect" else convex_sets(gen, count)
+        gen, count = rng(spec.data_seed, f"{spec.name}/{part}"), ds[f"{part}_size"]
+        x, y = (rectangles(gen, count, ds["min_gap"]) if spec.name == "rect"
+                else convex_sets(gen, count))
         parts.append(to_split(x, y))
-    return Splits(ds.name, *parts, num_classes=2)
+    return Splits(spec.name, *parts, num_classes=2)
 
 
 def _generated(build: Loader) -> Loader:
-    """A loader that serves `build(cfg)` through the on-disk cache (cache.py)."""
-    def load(cfg: DictConfig) -> Splits:
-        dataset = OmegaConf.to_container(cfg.dataset, resolve=True)
-        return cached(dataset, cfg.data_seed, cfg.data_dir, lambda: build(cfg))
+    """A loader that serves `build(spec)` through the on-disk cache (cache.py)."""
+    def load(spec: DataSpec) -> Splits:
+        return cached(dict(spec.options), spec.data_seed, spec.data_dir, lambda: build(spec))
     return load
 
 
-def _variant(cfg: DictConfig) -> Splits:
-    return build_variant(cfg.dataset, cfg.data_seed, cfg.data_dir, cfg.download)
+def _variant(spec: DataSpec) -> Splits:
+    return build_variant(spec.options, spec.data_seed, spec.data_dir, spec.download)
 
 
 LOADERS: dict[str, Loader] = {
-    "mnist5k": lambda cfg: load_mnist5k(cfg.data_seed),
-    "mnist": lambda cfg: official_splits(
-        "mnist", mnist_arrays(cfg.data_dir, cfg.download), cfg.data_seed),
-    "fashion_mnist": lambda cfg: official_splits(
+    "mnist5k": lambda spec: load_mnist5k(spec.data_seed),
+    "mnist": lambda spec: official_splits(
+        "mnist", mnist_arrays(spec.data_dir, spec.download), spec.data_seed),
+    "fashion_mnist": lambda spec: official_splits(
         "fashion_mnist",
-        fashion_mnist_arrays(cfg.dataset.get("path"), cfg.data_dir, cfg.download), cfg.data_seed),
-    "cifar10": lambda cfg: official_splits(
-        "cifar10", cifar10_arrays(cfg.data_dir, cfg.download, cfg.dataset.verify_md5),
-        cfg.data_seed),
+        fashion_mnist_arrays(spec.options.get("path"), spec.data_dir, spec.download),
+        spec.data_seed),
+    "cifar10": lambda spec: official_splits(
+        "cifar10", cifar10_arrays(spec.data_dir, spec.download, spec.options["verify_md5"]),
+        spec.data_seed),
     **{kind: _generated(_variant) for kind in KINDS},
     "rect": _generated(_shapes),
     "convex": _generated(_shapes),
 }
 
 
-def load_splits(cfg: DictConfig) -> Splits:
-    """The train / valid / test splits of `cfg.dataset` (the full run config is passed: the
-    loaders read `cfg.dataset`, `cfg.data_seed`, `cfg.data_dir` and `cfg.download`)."""
-    name = cfg.dataset.name
-    if name not in LOADERS:
-        raise ValueError(f"dataset.name={name!r} is unknown; allowed: {', '.join(sorted(LOADERS))}")
-    return LOADERS[name](cfg)
+def load_splits(spec: DataSpec) -> Splits:
+    """The train / valid / test splits of the dataset `spec` names (validated: a loader
+    exists for it)."""
+    return LOADERS[spec.name](spec)

@@ -23,11 +23,11 @@ of each block. Transformations (each part draws from its own `data_seed` stream)
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig
 
 from mfh.data.backgrounds import background_patches
 from mfh.data.mnist5k import load_mnist5k
@@ -49,7 +49,7 @@ def rotate(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def digit_blocks(ds: DictConfig, data_seed: int, data_dir: str,
+def digit_blocks(ds: dict[str, Any], data_seed: int, data_dir: str,
                  download: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The base digits of each part: {part: (images (N, 28, 28) float32 in [0, 1], labels)}."""
     base = ds.get("base", "mnist5k")
@@ -81,7 +81,7 @@ def digit_blocks(ds: DictConfig, data_seed: int, data_dir: str,
 
 
 def transform(kind: str, digits: np.ndarray, gen: np.random.Generator,
-              ds: DictConfig) -> np.ndarray:
+              ds: dict[str, Any]) -> np.ndarray:
     """Apply variant `kind` to digits (N, 28, 28) in [0, 1]; returns (N, 28, 28) in [0, 1]."""
     x = digits.astype(np.float32)
     if kind in ("rot", "bg_img_rot"):
@@ -90,15 +90,17 @@ def transform(kind: str, digits: np.ndarray, gen: np.random.Generator,
     if kind == "bg_rand":
         x = np.maximum(x, gen.random(x.shape, dtype=np.float32))
     if kind in ("bg_img", "bg_img_rot"):
-        patches = background_patches(gen, len(x), list(ds.images), ds.image_scale,
-                                     ds.min_patch_std)
+        patches = background_patches(gen, len(x), list(ds["images"]), ds["image_scale"],
+                                     ds["min_patch_std"])
         x = np.maximum(x, patches)
     return x
 
 
-def build_variant(ds: DictConfig, data_seed: int, data_dir: str, download: bool) -> Splits:
-    """Generate variant `ds.name` (one of KINDS) over its base: 1 x 28 x 28, 10 classes."""
+def build_variant(ds: dict[str, Any], data_seed: int, data_dir: str, download: bool) -> Splits:
+    """Generate variant `ds["name"]` (one of KINDS) over its base: 1 x 28 x 28, 10 classes.
+    `ds`: the dataset's options (its YAML)."""
+    name = ds["name"]
     blocks = digit_blocks(ds, data_seed, data_dir, download)
-    parts = [to_split(transform(ds.name, x, rng(data_seed, f"{ds.name}/{p}"), ds), y)
+    parts = [to_split(transform(name, x, rng(data_seed, f"{name}/{p}"), ds), y)
              for p, (x, y) in blocks.items()]
-    return Splits(ds.name, *parts, num_classes=10)
+    return Splits(name, *parts, num_classes=10)

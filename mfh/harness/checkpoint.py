@@ -12,11 +12,11 @@ import io
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 from torch import nn
 
-from mfh.harness.models import build_model
-from mfh.method.virtual import HashPairs
+from mfh.harness.models import build_model, model_from_config
+from mfh.harness.specs import ArchSpec
+from mfh.method import HashingSpec, HashPairs
 
 
 def stored_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -45,8 +45,8 @@ def save_checkpoint(model: nn.Module, config: dict, in_shape: tuple[int, int, in
 def load_checkpoint(path: str | Path) -> nn.Module:
     """Rebuild the model saved by `save_checkpoint`, in eval mode."""
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    cfg = OmegaConf.create(payload["config"])
-    model = build_model(cfg, tuple(payload["in_shape"]), payload["num_classes"])
+    model = model_from_config(payload["config"], tuple(payload["in_shape"]),
+                              payload["num_classes"])
     if hash_seeds(model) != payload["hash_seeds"]:
         raise ValueError(f"{path}: hash seeds differ from those the configuration builds")
     tensors = dict(model.named_parameters())
@@ -58,9 +58,9 @@ def load_checkpoint(path: str | Path) -> nn.Module:
     return model.eval()
 
 
-def dense_bytes(config: dict, in_shape: tuple[int, int, int], num_classes: int) -> int:
+def dense_bytes(arch: ArchSpec, in_shape: tuple[int, int, int], num_classes: int) -> int:
     """Size in bytes of the dense model of the same architecture, saved as a state_dict."""
-    cfg = OmegaConf.create({**config, "model": {"name": "dense"}})
     buffer = io.BytesIO()
-    torch.save(build_model(cfg, in_shape, num_classes).state_dict(), buffer)
+    dense = build_model(arch, HashingSpec(model="dense"), in_shape, num_classes)
+    torch.save(dense.state_dict(), buffer)
     return buffer.getbuffer().nbytes

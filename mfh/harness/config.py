@@ -1,23 +1,53 @@
-"""Composing and validating run configurations (Hydra + OmegaConf)."""
+"""Composing and validating run configurations: the harness's door.
+
+`validate(cfg)` is the single home of the rules: it checks every value of a composed config
+once and returns a frozen `RunSpec` (nothing below the harness sees a DictConfig).
+`precheck(argv)` runs before Hydra in `run.py`: it parses the command line with Hydra's own
+override parser and answers unknown keys, unknown group options and bad values in one line.
+"""
 
 from __future__ import annotations
 
+import difflib
+import itertools
+import math
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+import torch
 from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, OverrideType, ValueType
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from mfh.harness.signature import signature
+from mfh.harness.specs import ArchSpec, DataSpec, LoggerSpec, OptimSpec, RunSpec
+from mfh.method.specs import (
+    G_LAYERS,
+    G_SCOPES,
+    INDEX_MODES,
+    LAYER_SCALES,
+    MAX_HASHES,
+    MODELS,
+    SPACES,
+    HashingSpec,
+)
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
-
-G_LAYERS = (1, 2, 3, 4)
-MAX_HASHES = 16
+G_OPTIMIZERS = ("adam", "sgd")
+LOGGERS = ("none", "wandb")
+MAX_GROUP_COMBINATIONS = 64   # precheck composes each combination of swept config groups
 
 
 class ConfigError(ValueError):
     """A configuration value that is not allowed; the message names the key and the options."""
 
 
-def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+def compose_config(overrides: Iterable[str] = ()) -> DictConfig:
     """Compose `conf/config.yaml` with Hydra overrides, as `run.py` would (without running)."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
@@ -28,86 +58,304 @@ def group_options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
-def check_group_overrides(argv: list[str]) -> None:
-    """Reject `group=value` command-line overrides that name no option of a config group.
-
-    Runs before Hydra so that the error is one line naming the key and the allowed values.
-    Comma-separated sweep values are checked one by one.
-    """
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        key = key.lstrip("+~")
-        if not sep or "." in key or not (CONF_DIR / key).is_dir():
-            continue
-        for option in value.split(","):
-            if option not in group_options(key):
-                raise ConfigError(
-                    f"{key}={option!r} is unknown; allowed: {', '.join(group_options(key))}"
-                )
-
-
-def validate(cfg: DictConfig) -> None:
-    """Raise ConfigError for a configuration that cannot be run."""
-    model = cfg.model.name
-    if model not in group_options("model"):
-        allowed = ", ".join(group_options("model"))
-        raise ConfigError(f"model={model!r} is unknown; allowed: {allowed}")
-    if cfg.dataset.name is None:
-        raise ConfigError("dataset.name is missing")
-    compression = cfg.compression
-    if not isinstance(compression, (int, float)) or not 0 < compression <= 1:
-        raise ConfigError(f"compression={compression!r} is outside (0, 1]")
-    hashes = cfg.hashes
-    if not isinstance(hashes, int) or not 1 <= hashes <= MAX_HASHES:
-        raise ConfigError(f"hashes={hashes!r} is not allowed; use an integer in 1..{MAX_HASHES}")
-    if model == "hashednets" and hashes != 1:
-        raise ConfigError(f"hashes={hashes} is not allowed with model=hashednets (only 1); "
-                          "use model=mfh for several hashes")
-    if model == "hashednets" and (cfg.model.space != "per_layer" or cfg.model.g_layers != 1
-                                  or cfg.model.dual):
-        raise ConfigError("model=hashednets is one hash, identity g and a per-layer space; "
-                          "use model=mfh to change model.space, model.g_layers or model.dual")
-    if model in ("hashednets", "mfh"):
-        _validate_hashed(cfg)
-    if cfg.optim.g_optimizer not in ("adam", "sgd"):
-        raise ConfigError(f"optim.g_optimizer={cfg.optim.g_optimizer!r} is not allowed; "
-                          "allowed: adam, sgd")
-    if cfg.epochs < 1:
-        raise ConfigError(f"epochs={cfg.epochs!r} must be at least 1")
-    if cfg.train_limit is not None and cfg.train_limit < 1:
-        raise ConfigError(f"train_limit={cfg.train_limit!r} must be null or at least 1")
-
-
-def _validate_hashed(cfg: DictConfig) -> None:
-    m = cfg.model
-    if m.space not in ("per_layer", "shared"):
-        raise ConfigError(f"model.space={m.space!r} is not allowed; allowed: per_layer, shared")
-    if m.g_layers not in G_LAYERS:
-        raise ConfigError(f"model.g_layers={m.g_layers!r} is not allowed; allowed: 1, 2, 3, 4")
-    if m.g_layers == 1 and cfg.hashes != 1:
-        raise ConfigError(f"model.g_layers=1 (identity g) needs hashes=1, got hashes={cfg.hashes}")
-    if m.g_scope not in ("global", "layer"):
-        raise ConfigError(f"model.g_scope={m.g_scope!r} is not allowed; allowed: global, layer")
-    if m.dual and m.g_layers == 1:
-        raise ConfigError("model.dual=true needs a reconstruction network (model.g_layers >= 2)")
-    if m.index_mode not in ("precomputed", "recomputed"):
-        raise ConfigError(
-            f"model.index_mode={m.index_mode!r} is not allowed; allowed: precomputed, recomputed"
-        )
-
-
-def label(cfg: DictConfig) -> str:
-    """Table label of a configuration: `dense`, `HashedNets`, `U4-G3`, `U4-G3-D`."""
-    name = cfg.model.name
-    if name == "dense":
-        return "dense"
-    if name == "hashednets":
-        return "HashedNets"
-    return f"U{cfg.hashes}-G{cfg.model.g_layers}" + ("-D" if cfg.model.dual else "")
-
-
 def to_dict(cfg: DictConfig) -> dict:
     """The resolved configuration as a plain dict (without Hydra's own node)."""
     data = OmegaConf.to_container(cfg, resolve=True)
     data.pop("hydra", None)
     return data
+
+
+# ----------------------------------------------------------------------------- value checks
+
+
+def _choice(key: str, value: Any, allowed: Iterable[Any]) -> Any:
+    allowed = tuple(allowed)
+    if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
+        raise ConfigError(f"{key}={value!r} is not allowed; allowed: "
+                          + ", ".join(map(str, allowed)))
+    return value
+
+
+def _int(key: str, value: Any, low: int = 0, high: int | None = None) -> int:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
+    if not ok or (high is not None and value > high):
+        span = f"in {low}..{high}" if high is not None else f">= {low}"
+        raise ConfigError(f"{key}={value!r} is not allowed; use an integer {span}")
+    return value
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}={value!r} is not allowed; use true or false")
+    return value
+
+
+def _number(key: str, value: Any, low: float, high: float = math.inf,
+            low_open: bool = False, high_open: bool = True) -> float:
+    """`value` as a float in the interval, else ConfigError naming it, e.g. "(0, 1]"."""
+    span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ConfigError(f"{key}={value!r} is not a number; allowed: {span}")
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (above and below):
+        raise ConfigError(f"{key}={value!r} is outside {span}")
+    return float(value)
+
+
+def _device(value: Any) -> str:
+    """A torch device string this machine has."""
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError):
+        device = None
+    backend = None if device is None else getattr(torch, device.type, None)
+    available = device is not None and (device.type == "cpu" or (
+        hasattr(backend, "is_available") and backend.is_available()))
+    if not available:
+        have = ["cpu"] + [t for t in ("cuda", "mps") if getattr(torch, t).is_available()]
+        raise ConfigError(f"device={value!r} is not available on this machine; "
+                          f"allowed: {', '.join(have)}")
+    return str(value)
+
+
+def _writable_dir(key: str, value: Any) -> str:
+    """A folder that exists (created if needed) and accepts a file."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key}={value!r} is not allowed; use a folder path")
+    try:
+        Path(value).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=value):
+            pass
+    except OSError as err:
+        raise ConfigError(f"{key}={value!r} cannot be written ({err.strerror}); "
+                          "use a folder you can write") from None
+    return value
+
+
+# ----------------------------------------------------------------------------- validate
+
+
+def _plain(cfg: DictConfig | dict) -> dict:
+    return to_dict(OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg)
+
+
+def model_specs(cfg: DictConfig | dict) -> tuple[ArchSpec, HashingSpec]:
+    """The network's specs alone (what a checkpoint or the cost benchmark needs)."""
+    config = _plain(cfg)
+    return _arch(config["arch"]), _hashing(config)
+
+
+def data_spec(cfg: DictConfig | dict) -> DataSpec:
+    """The dataset's spec alone (what the dataset tools and tests need)."""
+    return _data(_plain(cfg))
+
+
+def validate(cfg: DictConfig | dict) -> RunSpec:
+    """The typed spec of a composed configuration; ConfigError for a value not allowed."""
+    config = _plain(cfg)
+    hashing = _hashing(config)
+    seed = _int("seed", config["seed"])
+    epochs = _int("epochs", config["epochs"], 1)
+    limit = config["train_limit"]
+    train_limit = None if limit is None else _int("train_limit", limit, 1)
+    return RunSpec(
+        seed=seed, epochs=epochs, train_limit=train_limit,
+        results_dir=_writable_dir("results_dir", config["results_dir"]),
+        device=_device(config["device"]), checkpoint=_bool("checkpoint", config["checkpoint"]),
+        hashing=hashing, arch=_arch(config["arch"]), optim=_optim(config["optim"]),
+        data=_data(config), logger=_logger(config["logger"]), config=config,
+        signature=signature(config))
+
+
+def _hashing(config: dict) -> HashingSpec:
+    m = config["model"]
+    model = m.get("name")
+    if model not in MODELS:
+        raise ConfigError(f"model={model!r} is unknown; allowed: {', '.join(MODELS)}")
+    compression = _number("compression", config["compression"], 0, 1, low_open=True,
+                          high_open=False)
+    hashes = config["hashes"]
+    if not isinstance(hashes, int) or isinstance(hashes, bool) or not 1 <= hashes <= MAX_HASHES:
+        raise ConfigError(f"hashes={hashes!r} is not allowed; use an integer in 1..{MAX_HASHES}")
+    if model == "dense":
+        return HashingSpec(model="dense", hashes=hashes, compression=compression)
+    if model == "hashednets" and hashes != 1:
+        raise ConfigError(f"hashes={hashes} is not allowed with model=hashednets (only 1); "
+                          "use model=mfh for several hashes")
+    spec = HashingSpec(
+        model=model, hashes=hashes, compression=compression,
+        space=_choice("model.space", m["space"], SPACES),
+        g_layers=_choice("model.g_layers", m["g_layers"], G_LAYERS),
+        g_bias=_bool("model.g_bias", m["g_bias"]),
+        g_scope=_choice("model.g_scope", m["g_scope"], G_SCOPES),
+        dual=_bool("model.dual", m["dual"]),
+        dual_share=_number("model.dual_share", m["dual_share"], 0, 1),
+        hash_bias=_bool("model.hash_bias", m["hash_bias"]),
+        hash_seed=_int("model.hash_seed", m["hash_seed"], 0, 2**32 - 5),
+        index_mode=_choice("model.index_mode", m["index_mode"], INDEX_MODES),
+        layer_scale=_choice("model.layer_scale", m["layer_scale"], LAYER_SCALES))
+    if model == "hashednets" and (spec.space != "per_layer" or spec.g_layers != 1 or spec.dual):
+        raise ConfigError("model=hashednets is one hash, identity g and a per-layer space; "
+                          "use model=mfh to change model.space, model.g_layers or model.dual")
+    if spec.g_layers == 1 and hashes != 1:
+        raise ConfigError(f"model.g_layers=1 (identity g) needs hashes=1, got hashes={hashes}")
+    if spec.dual and spec.g_layers == 1:
+        raise ConfigError("model.dual=true needs a reconstruction network (model.g_layers >= 2)")
+    if spec.dual and not 0 < spec.dual_share < 1:
+        raise ConfigError(f"model.dual_share={spec.dual_share!r} is outside (0, 1) "
+                          "with model.dual=true")
+    return spec
+
+
+def _arch(arch: dict) -> ArchSpec:
+    hidden = arch.get("hidden")
+    if not isinstance(hidden, list):
+        raise ConfigError(f"arch.hidden={hidden!r} is not allowed; use a list of widths")
+    conv = arch.get("conv", [])
+    if not isinstance(conv, list) or not all(isinstance(c, list) and len(c) == 3 for c in conv):
+        raise ConfigError(f"arch.conv={conv!r} is not allowed; "
+                          "use a list of [out channels, kernel, padding]")
+    return ArchSpec(
+        name=str(arch.get("name")),
+        hidden=tuple(_int("arch.hidden", h, 1) for h in hidden),
+        conv=tuple((_int("arch.conv", o, 1), _int("arch.conv", k, 1), _int("arch.conv", p))
+                   for o, k, p in conv),
+        dropout_input=_number("arch.dropout_input", arch.get("dropout_input", 0.0), 0, 1),
+        dropout_hidden=_number("arch.dropout_hidden", arch.get("dropout_hidden", 0.0), 0, 1))
+
+
+def _optim(optim: dict) -> OptimSpec:
+    return OptimSpec(
+        lr=_number("optim.lr", optim["lr"], 0, low_open=True),
+        lr_decay=_number("optim.lr_decay", optim["lr_decay"], 0),
+        momentum=_number("optim.momentum", optim["momentum"], 0, 1),
+        weight_decay=_number("optim.weight_decay", optim["weight_decay"], 0),
+        batch_size=_int("optim.batch_size", optim["batch_size"], 1),
+        g_optimizer=_choice("optim.g_optimizer", optim["g_optimizer"], G_OPTIMIZERS),
+        g_lr=_number("optim.g_lr", optim["g_lr"], 0, low_open=True))
+
+
+def _data(config: dict) -> DataSpec:
+    from mfh.data import LOADERS
+
+    options = config["dataset"]
+    name = options.get("name")
+    if name is None:
+        raise ConfigError("dataset.name is missing")
+    if name not in LOADERS:
+        raise ConfigError(f"dataset.name={name!r} has no loader; loaders: "
+                          f"{', '.join(sorted(LOADERS))} (docs/datasets.md, 'Adding a dataset')")
+    return DataSpec(name=name, options=options, data_seed=_int("data_seed", config["data_seed"]),
+                    data_dir=str(config["data_dir"]),
+                    download=_bool("download", config["download"]))
+
+
+def _logger(logger: dict) -> LoggerSpec:
+    name = _choice("logger", logger.get("name"), LOGGERS)
+    if name == "none":
+        return LoggerSpec("none")
+    return LoggerSpec(name, str(logger["project"]),
+                      _choice("logger.mode", logger["mode"], ("offline", "online", "disabled")),
+                      str(logger["dir"]))
+
+
+# ----------------------------------------------------------------------------- precheck
+
+
+def _command_line_overrides(argv: list[str]) -> list[Override]:
+    """The overrides among `run.py`'s arguments, parsed by Hydra's own parser."""
+    texts = [a for a in argv if not a.startswith("-") and ("=" in a or a.startswith("~"))]
+    try:
+        return OverridesParser.create().parse_overrides(texts)
+    except HydraException as err:
+        raise ConfigError(str(err).strip().splitlines()[0]) from None
+
+
+def _values(override: Override) -> list[Any]:
+    """The values of an override: one, or every value of a sweep (typed)."""
+    if override.is_sweep_override():
+        return list(override.sweep_iterator())
+    return [override.value()]
+
+
+def _group_values(override: Override, group: str) -> list[str]:
+    options = group_options(group)
+    if override.value_type == ValueType.GLOB_CHOICE_SWEEP:
+        chosen = override.value().filter(options)
+        if not chosen:
+            raise ConfigError(f"{override.input_line} matches no option of {group}; "
+                              f"allowed: {', '.join(options)}")
+        return chosen
+    values = [str(v) for v in _values(override)]
+    for value in values:
+        if value not in options:
+            raise ConfigError(f"{group}={value!r} is unknown; allowed: {', '.join(options)}")
+    return values
+
+
+def _dotted_keys(cfg: DictConfig) -> list[str]:
+    """Every key of a config, nested ones dotted: "epochs", "model", "model.g_layers", ..."""
+    keys = []
+    for key, value in cfg.items():
+        keys.append(str(key))
+        if isinstance(value, DictConfig):
+            keys += [f"{key}.{sub}" for sub in _dotted_keys(value)]
+    return keys
+
+
+def _check_known(override: Override, cfg: DictConfig) -> None:
+    key = override.key_or_group
+    if OmegaConf.select(cfg, key, default=_ABSENT) is not _ABSENT:
+        return
+    known = _dotted_keys(cfg)
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else "`python run.py --cfg job` lists the keys"
+    raise ConfigError(f"unknown key {key!r}; {hint}")
+
+
+_ABSENT = object()
+
+
+def _with_value(override: Override, value: Any) -> str:
+    """The override text setting one value (Hydra's own quoting of strings)."""
+    prefix = {OverrideType.ADD: "+", OverrideType.FORCE_ADD: "++"}.get(override.type, "")
+    return f"{prefix}{override.key_or_group}={Override._get_value_element_as_str(value)}"
+
+
+def precheck(argv: list[str]) -> None:
+    """Raise ConfigError, one line, for command-line overrides that cannot run.
+
+    Checks group options (sweeps, choice() and glob() included), that every other key exists
+    in the composed config (with the closest known key as a hint), and every value of every
+    sweep with `validate`, for each combination of the swept config groups.
+    """
+    groups: dict[str, list[str]] = {}
+    others: list[Override] = []
+    for override in _command_line_overrides(argv):
+        key = override.key_or_group
+        if key.startswith("hydra"):
+            continue
+        if override.type == OverrideType.CHANGE and (CONF_DIR / key).is_dir():
+            groups[key] = _group_values(override, key)
+        else:
+            others.append(override)
+    combinations = list(itertools.product(*groups.values()))[:MAX_GROUP_COMBINATIONS]
+    for combination in combinations:
+        chosen = [f"{g}={v}" for g, v in zip(groups, combination, strict=True)]
+        base = compose_config(chosen)
+        for override in others:
+            if override.type != OverrideType.DEL:
+                _check_known(override, base)
+        first = [o.input_line if o.type == OverrideType.DEL else _with_value(o, _values(o)[0])
+                 for o in others]
+        try:
+            cfg = compose_config(chosen + first)
+        except (HydraException, OmegaConfBaseException) as err:
+            raise ConfigError(str(err).strip().splitlines()[0]) from None
+        validate(cfg)
+        for override in others:
+            for value in _values(override)[1:]:
+                variant = cfg.copy()
+                OmegaConf.update(variant, override.key_or_group, value, force_add=True)
+                validate(variant)

@@ -1,36 +1,36 @@
 """Result records: one JSON per (configuration signature, seed), written atomically.
 
-Layout: `<results_dir>/runs/<signature>/seed=<s>.json`. The signature is a short hash of the
-resolved configuration without the seed and without keys that do not change the result.
+Layout: `<results_dir>/runs/<signature>/seed=<s>.json`. The signature (`mfh.harness.signature`)
+is a short hash of the configuration without the seed and the keys that cannot change a result.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
+from mfh.harness.signature import NON_RESULT_KEYS, signature
+
 SCHEMA = 1
-# Keys that never change a result: the seed (records are per seed), logging, paths, device,
-# whether a checkpoint is saved.
-NON_RESULT_KEYS = ("seed", "logger", "results_dir", "data_dir", "download", "device", "hydra",
-                   "checkpoint")
 PACKAGES = ("torch", "torchvision", "numpy", "hydra-core", "omegaconf", "wandb", "mlxtend",
             "scikit-image")
+__all__ = ["NON_RESULT_KEYS", "SCHEMA", "CorruptRecord", "iter_records", "provenance",
+           "read_record", "record_path", "set_aside", "signature", "write_record"]
 
 
-def signature(config: dict, drop: Iterable[str] = ()) -> str:
-    """12-hex-digit hash of `config` minus NON_RESULT_KEYS and the keys in `drop`."""
-    kept = {k: v for k, v in config.items() if k not in NON_RESULT_KEYS and k not in set(drop)}
-    text = json.dumps(kept, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+class CorruptRecord(ValueError):
+    """A record file that is not a JSON object (truncated by a crash, a full disk, an edit)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: unreadable record ({reason})")
+        self.path = path
 
 
 def record_path(results_dir: str | Path, config: dict, seed: int) -> Path:
@@ -53,11 +53,38 @@ def write_record(path: Path, record: dict) -> None:
         raise
 
 
-def iter_records(results_dir: str | Path) -> Iterator[dict]:
-    """Every record under `<results_dir>/runs`, in a stable order."""
+def read_record(path: Path) -> dict:
+    """The record at `path`; CorruptRecord if it is not a JSON object."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CorruptRecord(Path(path), str(err)) from None
+    if not isinstance(record, dict) or "status" not in record:
+        raise CorruptRecord(Path(path), "not a record object")
+    return record
+
+
+def set_aside(path: Path) -> Path:
+    """Rename an unreadable record to `<name>.corrupt` (kept for inspection); the new path."""
+    target = path.with_name(path.name + ".corrupt")
+    os.replace(path, target)
+    return target
+
+
+def iter_records(results_dir: str | Path, unreadable: list[Path] | None = None
+                 ) -> Iterator[dict]:
+    """Every record under `<results_dir>/runs`, in a stable order.
+
+    An unreadable record raises CorruptRecord, or, when a list `unreadable` is given, is
+    appended to it and left out.
+    """
     for path in sorted(Path(results_dir).glob("runs/*/seed=*.json")):
-        with open(path) as f:
-            yield json.load(f)
+        try:
+            yield read_record(path)
+        except CorruptRecord:
+            if unreadable is None:
+                raise
+            unreadable.append(path)
 
 
 def provenance() -> dict:

@@ -7,7 +7,6 @@ status ok is skipped; a run that fails (NaN loss, exception) writes a record wit
 
 from __future__ import annotations
 
-import json
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -18,9 +17,18 @@ from omegaconf import DictConfig
 
 from mfh.data import Split, Splits, load_splits
 from mfh.harness.checkpoint import dense_bytes, save_checkpoint
-from mfh.harness.config import label, to_dict, validate
+from mfh.harness.config import validate
 from mfh.harness.models import build_model, count_parameters, layer_specs
-from mfh.harness.records import SCHEMA, provenance, record_path, signature, write_record
+from mfh.harness.records import (
+    SCHEMA,
+    CorruptRecord,
+    provenance,
+    read_record,
+    record_path,
+    set_aside,
+    write_record,
+)
+from mfh.harness.specs import RunSpec
 from mfh.harness.tracking import make_tracker
 from mfh.harness.train import Diverged, EpochLog, TrainResult, train
 
@@ -39,11 +47,15 @@ def prepare(splits: Splits, train_limit: int | None, device: torch.device) -> Sp
 
 
 def existing_ok(path: Path) -> bool:
-    """Whether `path` holds a finished record (failed records are retried)."""
+    """Whether `path` holds a finished record (failed records are retried). An unreadable
+    record is renamed to `<name>.corrupt`, said so, and its job runs again."""
     if not path.exists():
         return False
-    with open(path) as f:
-        return json.load(f).get("status") == "ok"
+    try:
+        return read_record(path).get("status") == "ok"
+    except CorruptRecord as err:
+        print(f"{err}; moved to {set_aside(path)}, running the job again", file=sys.stderr)
+        return False
 
 
 def metrics_of(result: TrainResult) -> dict:
@@ -59,53 +71,53 @@ def metrics_of(result: TrainResult) -> dict:
     }
 
 
-def compression_of(cfg: DictConfig, model: torch.nn.Module, splits: Splits) -> dict:
+def compression_of(spec: RunSpec, model: torch.nn.Module, splits: Splits) -> dict:
     """The record's compression accounting: nominal ratio, virtual and stored parameters."""
-    virtual = sum(s.virtual for s in layer_specs(cfg.arch, splits.shape, splits.num_classes))
+    virtual = sum(s.virtual for s in layer_specs(spec.arch, splits.shape, splits.num_classes))
     stored = count_parameters(model)
-    return {"nominal": cfg.compression if cfg.model.name != "dense" else 1.0,
-            "virtual_params": virtual, "stored_params": stored, "ratio": stored / virtual}
+    nominal = spec.hashing.compression if spec.hashing.model != "dense" else 1.0
+    return {"nominal": nominal, "virtual_params": virtual, "stored_params": stored,
+            "ratio": stored / virtual}
 
 
-def write_checkpoint(model: torch.nn.Module, result: TrainResult, config: dict, splits: Splits,
-                     cfg: DictConfig, sig: str) -> dict:
+def write_checkpoint(model: torch.nn.Module, result: TrainResult, spec: RunSpec,
+                     splits: Splits) -> dict:
     """Save the compressed model at the best validation epoch; its size beside the dense one's."""
     model.load_state_dict(result.best_state)
-    path = Path(cfg.results_dir) / "checkpoints" / sig / f"seed={cfg.seed}.pt"
-    size = save_checkpoint(model, config, splits.shape, splits.num_classes, path)
+    path = Path(spec.results_dir) / "checkpoints" / spec.signature / f"seed={spec.seed}.pt"
+    size = save_checkpoint(model, spec.config, splits.shape, splits.num_classes, path)
     return {"path": str(path), "bytes": size,
-            "dense_bytes": dense_bytes(config, splits.shape, splits.num_classes)}
+            "dense_bytes": dense_bytes(spec.arch, splits.shape, splits.num_classes)}
 
 
 def run(cfg: DictConfig) -> tuple[Path, str]:
     """Run one (configuration, seed) job; return its record's path and status (ok | failed)."""
-    validate(cfg)
-    config = to_dict(cfg)
-    name, sig = label(cfg), signature(config)
-    path = record_path(cfg.results_dir, config, cfg.seed)
+    spec = validate(cfg)
+    name, sig, seed = spec.label, spec.signature, spec.seed
+    path = record_path(spec.results_dir, spec.config, seed)
     if existing_ok(path):
-        print(f"skip {name} seed={cfg.seed}: record exists at {path}")
+        print(f"skip {name} seed={seed}: record exists at {path}")
         return path, "ok"
     started = _now()
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
-    device = torch.device(cfg.device)
-    splits = prepare(load_splits(cfg), cfg.train_limit, device)
-    model = build_model(cfg, splits.shape, splits.num_classes).to(device)
+    device = torch.device(spec.device)
+    splits = prepare(load_splits(spec.data), spec.train_limit, device)
+    model = build_model(spec.arch, spec.hashing, splits.shape, splits.num_classes).to(device)
     record = {"schema": SCHEMA, "status": "ok", "label": name, "signature": sig,
-              "seed": cfg.seed, "dataset": cfg.dataset.name, "config": config, "failure": None,
-              "compression": compression_of(cfg, model, splits),
+              "seed": seed, "dataset": spec.data.name, "config": spec.config, "failure": None,
+              "compression": compression_of(spec, model, splits),
               "provenance": {**provenance(), "device": str(device)}, "started": started}
     c = record["compression"]
-    print(f"{name} seed={cfg.seed} on {cfg.dataset.name}: {len(splits.train.y)} train, "
+    print(f"{name} seed={seed} on {spec.data.name}: {len(splits.train.y)} train, "
           f"{c['stored_params']:,} stored / {c['virtual_params']:,} virtual parameters "
           f"(ratio {c['ratio']:.4f})")
-    tracker = make_tracker(cfg, config, name, sig)
+    tracker = make_tracker(spec.logger, spec.config, name, sig, seed)
     logs: list[EpochLog] = []
 
     def on_epoch(log: EpochLog) -> None:
         logs.append(log)
-        print(f"  epoch {log.epoch:3d}/{cfg.epochs}  loss {log.train_loss:.4f}  "
+        print(f"  epoch {log.epoch:3d}/{spec.epochs}  loss {log.train_loss:.4f}  "
               f"valid {log.valid_error:6.2f}%  test {log.test_error:6.2f}%  "
               f"{log.seconds:.1f}s", flush=True)
         tracker.log({"train_loss": log.train_loss, "valid_error": log.valid_error,
@@ -113,11 +125,11 @@ def run(cfg: DictConfig) -> tuple[Path, str]:
                      "seconds_per_epoch": log.seconds}, step=log.epoch)
 
     try:
-        result = train(model, splits.train, splits.valid, splits.test, cfg.epochs, cfg.optim,
-                       cfg.seed, on_epoch)
+        result = train(model, splits.train, splits.valid, splits.test, spec.epochs, spec.optim,
+                       seed, on_epoch)
         record["metrics"] = metrics_of(result)
-        if cfg.checkpoint:
-            record["checkpoint"] = write_checkpoint(model, result, config, splits, cfg, sig)
+        if spec.checkpoint:
+            record["checkpoint"] = write_checkpoint(model, result, spec, splits)
     except Diverged as err:
         record.update(status="failed", failure={"epoch": err.epoch, "reason": err.reason})
     except Exception as err:  # noqa: BLE001 - any failure becomes a failed record
@@ -138,11 +150,11 @@ def run(cfg: DictConfig) -> tuple[Path, str]:
     tracker.finish(summary)
     if record["status"] == "failed":
         failure = record["failure"]
-        print(f"FAILED {name} seed={cfg.seed} at epoch {failure['epoch']}: "
+        print(f"FAILED {name} seed={seed} at epoch {failure['epoch']}: "
               f"{failure['reason']}; record: {path}", file=sys.stderr)
     else:
         best = result.best
-        print(f"done {name} seed={cfg.seed}: test error {best.test_error:.2f}% at best "
+        print(f"done {name} seed={seed}: test error {best.test_error:.2f}% at best "
               f"validation epoch {best.epoch}; record: {path}")
     return path, record["status"]
 

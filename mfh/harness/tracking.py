@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from omegaconf import DictConfig
+from mfh.harness.specs import LoggerSpec
 
 
 class Tracker(Protocol):
@@ -31,7 +31,7 @@ class NullTracker:
 class WandbTracker:
     """One W&B run per (configuration, seed), grouped by configuration signature."""
 
-    def __init__(self, logger: DictConfig, config: dict, label: str, group: str,
+    def __init__(self, logger: LoggerSpec, config: dict, label: str, group: str,
                  seed: int) -> None:
         import wandb
 
@@ -49,8 +49,9 @@ class WandbTracker:
         self.run.finish()
 
 
-def make_tracker(cfg: DictConfig, config: dict, label: str, group: str) -> Tracker:
-    """The tracker chosen by `cfg.logger.name`."""
-    if cfg.logger.name == "wandb":
-        return WandbTracker(cfg.logger, config, label, group, cfg.seed)
+def make_tracker(logger: LoggerSpec, config: dict, label: str, group: str,
+                 seed: int) -> Tracker:
+    """The tracker chosen by `logger.name`."""
+    if logger.name == "wandb":
+        return WandbTracker(logger, config, label, group, seed)
     return NullTracker()

@@ -1,6 +1,7 @@
 """The training loop: SGD with momentum and lr decay, dropout, best-validation selection.
 
-Read top to bottom: `train` runs `epochs` passes over the training split; after each it measures
+Read top to bottom: `train` runs `epochs` passes over the training split, setting both
+optimizers' learning rates to lr / (1 + lr_decay * t) before step t; after each epoch it measures
 validation and test error; the reported test error is the one at the epoch of lowest validation
 error (the first such epoch on ties). A non-finite loss stops training with `Diverged`.
 """
@@ -14,10 +15,10 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig
 from torch import nn
 
 from mfh.data import Split
+from mfh.harness.specs import OptimSpec
 from mfh.method.reconstruction import Reconstruction
 
 
@@ -54,28 +55,40 @@ class TrainResult:
         return min(self.epochs, key=lambda e: (e.valid_error, e.epoch))
 
 
-def make_optimizers(model: nn.Module, optim: DictConfig
-                    ) -> list[tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]]:
-    """SGD with momentum for the network; lr_t = lr / (1 + lr_decay * t), t counting steps.
+def make_optimizers(model: nn.Module, optim: OptimSpec) -> list[torch.optim.Optimizer]:
+    """SGD with momentum for the network; g gets its own optimizer (`g_optimizer`, `g_lr`).
 
-    The reconstruction networks g get their own optimizer (`g_optimizer`, `g_lr`, same decay):
     g is shared by every virtual weight, so its gradient is a sum over ~1e5-1e6 terms whose size
-    grows with the network. Adam's steps do not depend on that size.
+    grows with the network. Adam's steps do not depend on that size. Each group remembers its
+    base learning rate as `initial_lr`, which the loop's decay schedule scales.
     """
     g_ids = {id(p) for m in model.modules() if isinstance(m, Reconstruction)
              for p in m.parameters()}
     params = list(model.parameters())
     main = [p for p in params if id(p) not in g_ids]
     g_params = [p for p in params if id(p) in g_ids]
-    optimizers = [torch.optim.SGD(main, lr=optim.lr, momentum=optim.momentum,
-                                  weight_decay=optim.weight_decay)]
+    optimizers: list[torch.optim.Optimizer] = [torch.optim.SGD(
+        main, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay)]
     if g_params and optim.g_optimizer == "adam":
         optimizers.append(torch.optim.Adam(g_params, lr=optim.g_lr))
     elif g_params:
         optimizers.append(torch.optim.SGD(g_params, lr=optim.g_lr, momentum=optim.momentum))
-    decay = optim.lr_decay
-    return [(opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1 / (1 + decay * t)))
-            for opt in optimizers]
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group["initial_lr"] = group["lr"]
+    return optimizers
+
+
+def decay_factor(decay: float, step: int) -> float:
+    """The schedule of the HashedNets code: lr_t = lr * 1 / (1 + decay * t)."""
+    return 1 / (1 + decay * step)
+
+
+def set_decayed_lr(optimizers: list[torch.optim.Optimizer], decay: float, step: int) -> None:
+    """lr_t in every group of every optimizer, from the group's `initial_lr`."""
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * decay_factor(decay, step)
 
 
 @torch.no_grad()
@@ -90,31 +103,35 @@ def error_rate(model: nn.Module, split: Split, batch_size: int = 1000) -> float:
 
 
 def train(model: nn.Module, train_split: Split, valid: Split, test: Split, epochs: int,
-          optim: DictConfig, seed: int,
+          optim: OptimSpec, seed: int,
           on_epoch: Callable[[EpochLog], None] = lambda log: None) -> TrainResult:
     """Train `model` in place and return the per-epoch logs; `on_epoch` sees each log."""
     optimizers = make_optimizers(model, optim)
     order = torch.Generator().manual_seed(seed)
     result = TrainResult()
     n = len(train_split.y)
+    step = 0   # optimizer steps so far: the t of the decay schedule
     for epoch in range(1, epochs + 1):
         model.train()
         start = time.perf_counter()
         total, steps = 0.0, 0
         for batch in torch.randperm(n, generator=order).split(optim.batch_size):
+            set_decayed_lr(optimizers, optim.lr_decay, step)
             loss = F.cross_entropy(model(train_split.x[batch]), train_split.y[batch])
-            if not math.isfinite(loss.item()):
-                raise Diverged(epoch, f"training loss is {loss.item()} at step {steps + 1}")
+            value = loss.item()   # the one host sync of the step
+            if not math.isfinite(value):
+                raise Diverged(epoch, f"training loss is {value} at step {steps + 1}")
             model.zero_grad(set_to_none=True)
             loss.backward()
-            for optimizer, scheduler in optimizers:
+            for optimizer in optimizers:
                 optimizer.step()
-                scheduler.step()
-            total += loss.item() * len(batch)
+            total += value * len(batch)
             steps += 1
+            step += 1
         seconds = time.perf_counter() - start
+        lr = optim.lr * decay_factor(optim.lr_decay, step)   # the rate of the next step
         log = EpochLog(epoch, total / n, error_rate(model, valid), error_rate(model, test),
-                       seconds, seconds / steps, optimizers[0][1].get_last_lr()[0])
+                       seconds, seconds / steps, lr)
         result.epochs.append(log)
         if result.best is log:
             result.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

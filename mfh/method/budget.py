@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mfh.harness.config import ConfigError
 from mfh.method.reconstruction import g_param_count, g_widths
+from mfh.method.specs import HashingSpec
+
+
+class BudgetError(ValueError):
+    """A compression ratio too small for what must be stored (biases, g, one value per space)."""
 
 
 @dataclass(frozen=True)
@@ -72,34 +76,34 @@ def split_proportionally(total: int, weights: list[int]) -> list[int]:
     return parts
 
 
-def plan_budget(specs: list[LayerSpec], compression: float, hashes: int, g_layers: int,
-                g_bias: bool, space: str, g_scope: str, dual: bool, dual_share: float,
-                hash_bias: bool) -> Budget:
+def plan_budget(specs: list[LayerSpec], hashing: HashingSpec) -> Budget:
     """Choose K (and K' for -D) so that stored / virtual = compression, to rounding.
 
     A per-layer space gets a share of K proportional to the values it hashes, so every layer is
-    compressed by about the same factor, as in HashedNets.
+    compressed by about the same factor, as in HashedNets. Raises BudgetError when the ratio
+    leaves no room for the spaces.
     """
+    compression, hash_bias, dual = hashing.compression, hashing.hash_bias, hashing.dual
     virtual = sum(s.virtual for s in specs)
     target = round(compression * virtual)
     bias_params = 0 if hash_bias else sum(s.out_features for s in specs)
-    g_count = g_param_count(g_widths(hashes, g_layers), g_bias) if g_layers > 1 else 0
-    g_params = 0 if dual else g_count * (len(specs) if g_scope == "layer" else 1)
+    g_count = g_param_count(g_widths(hashing.hashes, hashing.g_layers), hashing.g_bias)
+    g_params = g_count * (len(specs) if hashing.g_scope == "layer" else 1) if hashing.has_g else 0
     budget = target - bias_params - g_params
-    dual_total = round(dual_share * budget) if dual else 0
+    dual_total = round(hashing.dual_share * budget) if dual else 0
     space_total = budget - dual_total
     if space_total < len(specs) or (dual and dual_total < 1):
-        raise ConfigError(
+        raise BudgetError(
             f"compression={compression} leaves {budget} values for the compression space(s) "
             f"after {bias_params} biases and {g_params} parameters of g; raise compression"
             + ("" if hash_bias else " or set model.hash_bias=true")
         )
     hashed = [s.weights + (s.out_features if hash_bias else 0) for s in specs]
-    if space == "shared":
+    if hashing.space == "shared":
         sizes, dual_sizes = (space_total,), ((dual_total,) if dual else ())
     else:
         sizes = tuple(split_proportionally(space_total, hashed))
         dual_sizes = tuple(split_proportionally(dual_total, hashed)) if dual else ()
     if min(sizes) < 1 or (dual and min(dual_sizes) < 1):
-        raise ConfigError(f"compression={compression} leaves a layer with an empty space")
+        raise BudgetError(f"compression={compression} leaves a layer with an empty space")
     return Budget(virtual, sizes, dual_sizes, g_params, bias_params)

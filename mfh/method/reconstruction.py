@@ -19,11 +19,9 @@ from torch import nn
 
 
 def g_widths(hashes: int, g_layers: int) -> list[int]:
-    """Layer widths of g, input first: `g_widths(4, 3) == [4, 2, 1]`."""
+    """Layer widths of g, input first: `g_widths(4, 3) == [4, 2, 1]` (g_layers in G_LAYERS)."""
     half = max(1, math.ceil(hashes / 2))
     widths = {1: [hashes], 2: [hashes, 1], 3: [hashes, half, 1], 4: [hashes, hashes, half, 1]}
-    if g_layers not in widths:
-        raise ValueError(f"g_layers must be 1, 2, 3 or 4, got {g_layers}")
     return widths[g_layers]
 
 

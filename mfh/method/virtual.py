@@ -11,6 +11,8 @@ scale 1 take the same path in both, so they agree bit for bit.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
@@ -61,8 +63,6 @@ class HashPairs(nn.Module):
     def __init__(self, layer: int, slots: int, rows: int, cols: int, buckets: int, seed: int,
                  dual: bool = False, mode: str = "precomputed") -> None:
         super().__init__()
-        if mode not in ("precomputed", "recomputed"):
-            raise ValueError(f"index mode must be precomputed or recomputed, got {mode!r}")
         if buckets >= 2**31:
             raise ValueError(f"at most 2**31 - 1 buckets, got {buckets}")
         self.layer, self.slots, self.rows, self.cols = layer, slots, rows, cols
@@ -125,19 +125,30 @@ class HashedNetsWeight(nn.Module):
         return gather(self.space, index, sign)[0]
 
 
+class DualHashing(NamedTuple):
+    """-D: the space w' that g's parameters are hashed from, its hash pairs (one slot per
+    parameter of g), the fixed init bound of each slot (R,), g's widths and whether g has
+    biases."""
+
+    space: CompressionSpace
+    hashes: HashPairs
+    bounds: torch.Tensor
+    widths: list[int]
+    g_bias: bool
+
+
 class FunctionalWeight(nn.Module):
     """MFH's virtual weight V_ij = s * g(xi_1 w[h_1], ..., xi_U w[h_U]).
 
-    `g=None` is the identity (U = 1). With `dual` (a second space w' and its hash pairs, one
-    slot per parameter of g), g's parameters are hashed per virtual weight:
+    `g=None` is the identity (U = 1). With `dual` (`DualHashing`: a second space w' and its hash
+    pairs, one slot per parameter of g), g's parameters are hashed per virtual weight:
     alpha_ij[r] = b_r * xi'_r(i, j) * w'[h'_r(i, j)], w' ~ U(-1, 1) and b_r the fixed init bound of
     slot r (`g_param_bounds`).
     `scale` s is the fixed per-layer scale that lets layers of different fan-in share one w.
     """
 
     def __init__(self, space: CompressionSpace, hashes: HashPairs, g: Reconstruction | None,
-                 scale: float = 1.0, dual: tuple[CompressionSpace, HashPairs, torch.Tensor,
-                                                 list[int], bool] | None = None) -> None:
+                 scale: float = 1.0, dual: DualHashing | None = None) -> None:
         super().__init__()
         self.space, self.hashes, self.g, self.scale = space, hashes, g, scale
         self.dual_space = self.dual_hashes = None

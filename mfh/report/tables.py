@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
-import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -36,14 +34,15 @@ from pathlib import Path
 
 import yaml
 
-from mfh.harness.config import compose_config, label, to_dict, validate
-from mfh.harness.records import NON_RESULT_KEYS, signature
+from mfh.harness.config import compose_config, validate
+from mfh.harness.records import CorruptRecord, read_record
+from mfh.harness.signature import effective_config, signature
+from mfh.method.specs import parse_label
 
 Key = tuple[str, str]  # (row label, dataset)
 Entry = tuple[str, str, dict]  # (row label, dataset, record or config)
 
 REQUIRED_LAYOUT_KEYS = ("caption", "seeds", "datasets", "common", "rows")
-MFH_LABEL = re.compile(r"U(\d+)-G(\d+)(-D)?")
 
 
 class LabelCollision(ValueError):
@@ -78,13 +77,15 @@ class Row:
 
 @dataclass
 class Table:
-    """Rows, dataset columns, cells keyed (label, dataset) and counts of skipped failed runs."""
+    """Rows, dataset columns, cells keyed (label, dataset), counts of skipped failed runs and
+    the record files left out because they could not be read."""
 
     rows: list[Row]
     datasets: list[str]
     cells: dict[Key, Cell]
     failed: dict[Key, int] = field(default_factory=dict)
     caption: str = ""
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,11 +159,10 @@ def _flatten(config: dict, prefix: str = "") -> dict[str, object]:
 def differences(a: dict, b: dict, drop: Iterable[str] = ()) -> str:
     """The result-changing keys where `a` and `b` differ, as "key: a vs b; ...".
 
-    Keys are compared as the signature compares them: without NON_RESULT_KEYS and `drop`.
+    Keys are compared as the signature compares them (`effective_config`, without `drop`).
     """
-    skip = set(NON_RESULT_KEYS) | set(drop)
-    fa = _flatten({k: v for k, v in a.items() if k not in skip})
-    fb = _flatten({k: v for k, v in b.items() if k not in skip})
+    fa = _flatten(effective_config(a, drop))
+    fb = _flatten(effective_config(b, drop))
     missing = "<absent>"
     return "; ".join(
         f"{k}: {fa.get(k, missing)} vs {fb.get(k, missing)}"
@@ -203,9 +203,9 @@ def label_order(row_label: str) -> tuple:
         return (0,)
     if row_label == "HashedNets":
         return (1,)
-    match = MFH_LABEL.fullmatch(row_label)
-    if match:
-        return (2, int(match[1]), int(match[2]), bool(match[3]))
+    parts = parse_label(row_label)
+    if parts is not None:
+        return (2, parts.hashes, parts.g_layers, parts.dual)
     return (3, row_label)
 
 
@@ -235,15 +235,18 @@ def _require_values(cells: dict[Key, Cell], failed: dict[Key, int], where: str) 
         raise NoRecords(f"no ok records {where} ({sum(failed.values())} failed)")
 
 
-def generic_table(records: Iterable[dict], caption: str = "") -> Table:
-    """One row per label, one column per dataset, over all `records` given."""
+def generic_table(records: Iterable[dict], caption: str = "",
+                  unreadable: Iterable[Path] = ()) -> Table:
+    """One row per label, one column per dataset, over all `records` given; `unreadable`:
+    record files left out, listed under the table."""
     records = list(records)
     check_labels((r["label"], r["dataset"], r["config"]) for r in records)
     cells, failed = aggregate((r["label"], r["dataset"], r) for r in records)
     _require_values(cells, failed, "in the records given")
     labels = sorted({r["label"] for r in records}, key=label_order)
     datasets = sorted({r["dataset"] for r in records})
-    return Table([Row(x) for x in labels], datasets, cells, failed, caption)
+    return Table([Row(x) for x in labels], datasets, cells, failed, caption,
+                 tuple(map(str, unreadable)))
 
 
 # ----------------------------------------------------------------------------- layouts
@@ -280,10 +283,10 @@ def resolve_rows(layout: Layout) -> list[RowConfig]:
     for row in layout.rows:
         configs, labels = {}, set()
         for dataset in layout.datasets:
-            cfg = compose_config([*layout.common, *row.overrides, f"dataset={dataset}"])
-            validate(cfg)
-            configs[dataset] = to_dict(cfg)
-            labels.add(label(cfg))
+            spec = validate(compose_config([*layout.common, *row.overrides,
+                                            f"dataset={dataset}"]))
+            configs[dataset] = spec.config
+            labels.add(spec.label)
         if len(labels) != 1:
             raise LayoutError(f"row {row.id} has different labels per dataset: {sorted(labels)}")
         resolved.append(RowConfig(row, labels.pop(), configs))
@@ -299,9 +302,11 @@ def distinct_configs(resolved: list[RowConfig]) -> list[list[RowConfig]]:
     return list(groups.values())
 
 
-def layout_entries(layout: Layout, resolved: list[RowConfig],
-                   results_dir: str | Path) -> list[Entry]:
-    """(label, dataset, record) of every record of the layout's configurations and seeds."""
+def layout_entries(layout: Layout, resolved: list[RowConfig], results_dir: str | Path,
+                   unreadable: list[Path] | None = None) -> list[Entry]:
+    """(label, dataset, record) of every record of the layout's configurations and seeds.
+
+    An unreadable record raises CorruptRecord, or is appended to `unreadable` when given."""
     runs = Path(results_dir) / "runs"
     entries = []
     for group in distinct_configs(resolved):
@@ -310,18 +315,28 @@ def layout_entries(layout: Layout, resolved: list[RowConfig],
             folder = runs / signature(config)
             for seed in layout.seeds:
                 path = folder / f"seed={seed}.json"
-                if path.exists():
-                    entries.append((first.label, dataset, json.loads(path.read_text())))
+                if not path.exists():
+                    continue
+                try:
+                    entries.append((first.label, dataset, read_record(path)))
+                except CorruptRecord:
+                    if unreadable is None:
+                        raise
+                    unreadable.append(path)
     return entries
 
 
-def layout_table(layout: Layout, results_dir: str | Path) -> Table:
-    """The layout's rows, with the records of each row's configuration at the layout's seeds."""
+def layout_table(layout: Layout, results_dir: str | Path,
+                 unreadable: list[Path] | None = None) -> Table:
+    """The layout's rows, with the records of each row's configuration at the layout's seeds.
+    Unreadable records raise CorruptRecord, or are left out and listed when `unreadable` (a
+    list, filled here) is given."""
     resolved = resolve_rows(layout)
-    cells, failed = aggregate(layout_entries(layout, resolved, results_dir))
+    cells, failed = aggregate(layout_entries(layout, resolved, results_dir, unreadable))
     _require_values(cells, failed, f"for layout {layout.name} under {Path(results_dir) / 'runs'}")
     rows = [Row(r.label, r.row.id, r.row.text) for r in resolved]
-    return Table(rows, list(layout.datasets), cells, failed, layout_caption(layout))
+    return Table(rows, list(layout.datasets), cells, failed, layout_caption(layout),
+                 tuple(map(str, unreadable or ())))
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -360,11 +375,14 @@ def _row_header(table: Table, row: Row) -> list[str]:
 
 
 def failed_note(table: Table) -> str:
-    """One sentence listing the skipped failed runs, or "" when there are none."""
-    if not table.failed:
-        return ""
-    items = ", ".join(f"{lab} on {d} ({n})" for (lab, d), n in sorted(table.failed.items()))
-    return f"Skipped failed runs: {items}."
+    """Sentences listing the skipped failed runs and the unreadable records left out, or ""."""
+    notes = []
+    if table.failed:
+        items = ", ".join(f"{lab} on {d} ({n})" for (lab, d), n in sorted(table.failed.items()))
+        notes.append(f"Skipped failed runs: {items}.")
+    if table.unreadable:
+        notes.append(f"Left out unreadable records: {', '.join(table.unreadable)}.")
+    return " ".join(notes)
 
 
 def to_markdown(table: Table) -> str:
@@ -384,7 +402,7 @@ def to_markdown(table: Table) -> str:
             text = format_cell(table.cells.get((row.label, d)))
             values.append(f"**{text}**" if (row.label, d) in best else text)
         out.append(line(_row_header(table, row) + values))
-    if table.failed:
+    if failed_note(table):
         out += ["", failed_note(table)]
     return "\n".join(out) + "\n"
 
@@ -432,7 +450,7 @@ def to_latex(table: Table) -> str:
         header = [latex_escape(x) for x in _row_header(table, row)]
         out.append(" & ".join(header + values) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}"]
-    if table.failed:
+    if failed_note(table):
         out.append(rf"\par\smallskip{{\footnotesize {latex_escape(failed_note(table))}}}")
     out.append(r"\end{table}")
     return "\n".join(out) + "\n"

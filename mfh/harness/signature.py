@@ -1,0 +1,65 @@
+"""Record signatures: a short hash of the configuration a result depends on, and nothing else.
+
+`effective_config` drops what cannot change a result: the seed (records are per seed), logging,
+paths, the device, whether a checkpoint is saved, where a dataset's files are read from, and
+the keys a model does not read (dense reads no `compression`, `hashes` or `model.*` beyond its
+name; a model without its own g reads no `optim.g_*`; ...). Two configurations with the same
+effective config train the same network on the same data, so they share one record folder.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterable
+
+# Top-level keys that never change a result.
+NON_RESULT_KEYS = ("seed", "logger", "results_dir", "data_dir", "download", "device", "hydra",
+                   "checkpoint")
+# Dataset keys that say where files are, or whether they are checked, not what they hold.
+NON_RESULT_DATASET_KEYS = ("path", "verify_md5")
+
+
+def unread_keys(config: dict) -> list[str]:
+    """Dotted keys of `config` that its model does not read (so they cannot change a result)."""
+    m = config.get("model", {})
+    name = m.get("name")
+    g_keys = ["optim.g_optimizer", "optim.g_lr"]
+    if name == "dense":
+        return ["compression", "hashes", *[f"model.{k}" for k in m if k != "name"], *g_keys]
+    unread = []
+    if name == "hashednets":
+        unread += ["model.g_bias", "model.g_scope", "model.dual_share", "model.layer_scale"]
+        return unread + g_keys
+    dual, g_layers = m.get("dual"), m.get("g_layers")
+    if not dual:
+        unread.append("model.dual_share")
+    if m.get("space") == "per_layer":
+        unread.append("model.layer_scale")
+    if dual or g_layers == 1:   # no g with parameters of its own
+        unread += ["model.g_scope", *g_keys]
+    if g_layers == 1:
+        unread.append("model.g_bias")
+    return unread
+
+
+def effective_config(config: dict, drop: Iterable[str] = ()) -> dict:
+    """`config` without NON_RESULT_KEYS, non-result dataset keys, unread keys and `drop`
+    (top-level or dotted keys)."""
+    kept = copy.deepcopy({k: v for k, v in config.items() if k not in NON_RESULT_KEYS})
+    dotted = [*unread_keys(config), *(f"dataset.{k}" for k in NON_RESULT_DATASET_KEYS), *drop]
+    for key in dotted:
+        *parents, leaf = key.split(".")
+        node = kept
+        for part in parents:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return kept
+
+
+def signature(config: dict, drop: Iterable[str] = ()) -> str:
+    """12-hex-digit hash of `effective_config(config, drop)`."""
+    text = json.dumps(effective_config(config, drop), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

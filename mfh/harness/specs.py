@@ -1,0 +1,88 @@
+"""The typed specs a validated config becomes: frozen dataclasses, no DictConfig below here.
+
+`mfh.harness.config.validate(cfg)` returns a `RunSpec`; the model builder, the training loop,
+the data loaders and the tracker each receive only their part of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mfh.method.specs import HashingSpec
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """The network: conv layers (out channels, kernel, padding; each ReLU + 2x2 max-pool), then
+    fully connected hidden widths; dropout on the flattened input and after each hidden ReLU."""
+
+    name: str
+    hidden: tuple[int, ...]
+    conv: tuple[tuple[int, int, int], ...] = ()
+    dropout_input: float = 0.0
+    dropout_hidden: float = 0.0
+
+
+@dataclass(frozen=True)
+class OptimSpec:
+    """SGD with momentum for w, w' and biases; `g_optimizer` (adam | sgd) at `g_lr` for g.
+    Both learning rates are scaled by 1 / (1 + lr_decay * t) at step t."""
+
+    lr: float = 0.1
+    lr_decay: float = 1e-4
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 50
+    g_optimizer: str = "adam"
+    g_lr: float = 1e-3
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A dataset: its name, the options of its YAML (plain values), and where / how to read it.
+    `data_seed` seeds generation and the train / valid / test split."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    data_seed: int = 0
+    data_dir: str = "data"
+    download: bool = False
+
+
+@dataclass(frozen=True)
+class LoggerSpec:
+    """Where per-epoch metrics go: `wandb` (offline by default: `mode`, `project`, `dir`) or
+    `none`."""
+
+    name: str
+    project: str = "mfh"
+    mode: str = "offline"
+    dir: str = "results/wandb"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One (configuration, seed) job: everything the runner needs, validated.
+
+    `config` is the resolved configuration as a plain dict (what the record stores);
+    `signature` names the record folder; `label` the table row.
+    """
+
+    seed: int
+    epochs: int
+    train_limit: int | None
+    results_dir: str
+    device: str
+    checkpoint: bool
+    hashing: HashingSpec
+    arch: ArchSpec
+    optim: OptimSpec
+    data: DataSpec
+    logger: LoggerSpec
+    config: dict[str, Any]
+    signature: str
+
+    @property
+    def label(self) -> str:
+        return self.hashing.label
