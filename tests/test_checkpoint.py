@@ -55,3 +55,21 @@ def test_run_saves_best_epoch_checkpoint(tmp_path):
     from mfh.harness.train import error_rate
 
     assert error_rate(model, load_splits(data_spec(cfg)).test) == record["metrics"]["test_error"]
+
+
+def test_committed_checkpoint_reproduces_its_recorded_test_error():
+    """tests/golden: a U4-G3 record and its checkpoint made by commit 38c19f7 (before the
+    layout moved); loading it today must give the recorded test error."""
+    import json
+
+    from conftest import ROOT
+
+    from mfh.data import load_splits
+    from mfh.harness.train import error_rate
+
+    golden = ROOT / "tests" / "golden"
+    record = json.loads((golden / "u4g3_record.json").read_text())
+    model = load_checkpoint(golden / "u4g3_checkpoint.pt")
+    test = load_splits(data_spec(record["config"])).test
+    assert record["label"] == "U4-G3" and record["provenance"]["commit"].startswith("38c19f7")
+    assert error_rate(model, test) == record["metrics"]["test_error"]

@@ -278,3 +278,20 @@ def test_table1_pass_through_accepts_only_non_result_keys():
     for bad in ("epochs=3", "seed=1", "results_dir=x", "logger"):
         with pytest.raises(ValueError, match="not allowed"):
             sweep.check_pass_through([bad])
+
+
+def test_tables_cli_names_every_unreadable_record_and_exits_2(results, tmp_path, capsys):
+    tables = load_script("tables")
+    broken = sorted(results.glob("runs/*/seed=0.json"))[:2]
+    for path in broken:
+        path.write_text(path.read_text()[:40])   # truncated by a crash
+    out = tmp_path / "o"
+    assert tables.main(["--results-dir", str(results), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert all(f"unreadable record {path}" in err for path in broken)
+    assert not out.exists()
+    assert tables.main(["--results-dir", str(results), "--out", str(out),
+                        "--skip-unreadable"]) == 0
+    md = (out / "table.md").read_text()
+    assert "Left out unreadable records: " + ", ".join(map(str, broken)) + "." in md
+    assert r"Left out unreadable records" in (out / "table.tex").read_text()

@@ -93,13 +93,17 @@ def _bool(key: str, value: Any) -> bool:
 def _number(key: str, value: Any, low: float, high: float = math.inf,
             low_open: bool = False, high_open: bool = True) -> float:
     """`value` as a float in the interval, else ConfigError naming it, e.g. "(0, 1]"."""
-    span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if math.isinf(high):
+        span = f"{'>' if low_open else '>='} {low:g}"
+    else:
+        span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise ConfigError(f"{key}={value!r} is not a number; allowed: {span}")
+        raise ConfigError(f"{key}={value!r} is not a number; use a number {span}")
     above = value > low if low_open else value >= low
     below = value < high if high_open else value <= high
     if not (above and below):
-        raise ConfigError(f"{key}={value!r} is outside {span}")
+        raise ConfigError(f"{key}={value!r} is outside {span}" if span[0] in "([" else
+                          f"{key}={value!r} is not allowed; use a number {span}")
     return float(value)
 
 
@@ -153,7 +157,13 @@ def data_spec(cfg: DictConfig | dict) -> DataSpec:
 
 def validate(cfg: DictConfig | dict) -> RunSpec:
     """The typed spec of a composed configuration; ConfigError for a value not allowed."""
-    config = _plain(cfg)
+    try:
+        return _validate(_plain(cfg))
+    except KeyError as err:
+        raise ConfigError(f"key {err.args[0]!r} is missing from the configuration") from None
+
+
+def _validate(config: dict) -> RunSpec:
     hashing = _hashing(config)
     seed = _int("seed", config["seed"])
     epochs = _int("epochs", config["epochs"], 1)
@@ -332,8 +342,11 @@ def precheck(argv: list[str]) -> None:
     """
     groups: dict[str, list[str]] = {}
     others: list[Override] = []
+    multirun = "-m" in argv or "--multirun" in argv
     for override in _command_line_overrides(argv):
         key = override.key_or_group
+        if override.is_sweep_override() and not multirun:
+            raise ConfigError(f"{override.input_line} is a sweep; run it with -m (--multirun)")
         if key.startswith("hydra"):
             continue
         if override.type == OverrideType.CHANGE and (CONF_DIR / key).is_dir():

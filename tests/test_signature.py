@@ -1,0 +1,85 @@
+"""Signatures change only when a result can: effective configs, and the migration of records."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+from conftest import ROOT
+
+from mfh.harness.config import compose_config, to_dict
+from mfh.harness.migrate import migrate_signatures
+from mfh.harness.records import iter_records, read_record, write_record
+from mfh.harness.signature import effective_config, signature
+
+
+def sig(*overrides: str) -> str:
+    return signature(to_dict(compose_config(list(overrides))))
+
+
+def test_keys_a_model_does_not_read_do_not_change_its_signature():
+    assert sig("model=dense", "compression=0.5") == sig("model=dense", "compression=0.125")
+    assert sig("model=dense", "optim.g_lr=0.5") == sig("model=dense")
+    assert sig("model=hashednets", "optim.g_optimizer=sgd") == sig("model=hashednets")
+    assert sig("model=mfh", "model.dual_share=0.5") == sig("model=mfh")
+    assert sig("model=mfh", "model.space=per_layer", "model.layer_scale=none") == sig(
+        "model=mfh", "model.space=per_layer")
+    assert sig("model=mfh", "model.dual=true", "model.g_scope=layer") == sig(
+        "model=mfh", "model.dual=true")
+    assert sig("dataset=fashion_mnist", "dataset.path=/elsewhere") == sig("dataset=fashion_mnist")
+    assert sig("logger=none", "device=cpu", "results_dir=/x") == sig()
+
+
+def test_keys_a_model_reads_change_its_signature():
+    assert sig("model=hashednets", "compression=0.5") != sig("model=hashednets")
+    assert sig("model=mfh", "model.dual=true", "model.dual_share=0.5") != sig(
+        "model=mfh", "model.dual=true")
+    assert sig("model=mfh", "optim.g_lr=0.01") != sig("model=mfh")
+    assert sig("model=mfh", "model.layer_scale=none") != sig("model=mfh")
+    assert sig("model=dense", "optim.lr=0.05") != sig("model=dense")
+
+
+def test_effective_config_keeps_the_record_config_intact():
+    config = to_dict(compose_config(["model=dense"]))
+    before = json.dumps(config, sort_keys=True)
+    effective = effective_config(config)
+    assert "compression" not in effective and effective["model"] == {"name": "dense"}
+    assert json.dumps(config, sort_keys=True) == before
+
+
+def test_migration_moves_records_and_checkpoints_to_new_signatures(tmp_path):
+    config = to_dict(compose_config(["model=dense", "compression=0.5"]))
+    old = tmp_path / "runs" / "0123456789ab" / "seed=3.json"
+    checkpoint = tmp_path / "checkpoints" / "0123456789ab" / "seed=3.pt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"weights")
+    write_record(old, {"status": "ok", "signature": "0123456789ab", "seed": 3, "config": config,
+                       "checkpoint": {"path": str(checkpoint), "bytes": 7}})
+    moves = migrate_signatures(tmp_path)
+    new_sig = signature(config)
+    assert [(m.old, m.new.parent.name, m.conflict) for m in moves] == [(old, new_sig, False)]
+    record = read_record(tmp_path / "runs" / new_sig / "seed=3.json")
+    assert record["signature"] == new_sig and record["config"] == config
+    moved = tmp_path / "checkpoints" / new_sig / "seed=3.pt"
+    assert record["checkpoint"]["path"] == str(moved) and moved.read_bytes() == b"weights"
+    assert not old.parent.exists() and not checkpoint.parent.exists()
+    assert migrate_signatures(tmp_path) == []
+
+
+def test_committed_records_carry_their_current_signatures():
+    for path in sorted((ROOT / "results").glob("runs/*/seed=*.json")):
+        record = read_record(path)
+        assert path.parent.name == record["signature"] == signature(record["config"]), path
+
+
+def test_migrated_results_render_the_committed_tables(tmp_path):
+    shutil.copytree(ROOT / "results" / "runs", tmp_path / "runs")
+    assert len(list(iter_records(tmp_path))) == 55
+    out = tmp_path / "tables"
+    proc = subprocess.run([sys.executable, "scripts/tables.py", "--layout",
+                           "experiments/table1.yaml", "--results-dir", str(tmp_path),
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    for suffix in ("md", "csv", "tex"):
+        committed = (ROOT / "results" / "tables" / f"table1.{suffix}").read_text()
+        assert (out / f"table1.{suffix}").read_text() == committed
