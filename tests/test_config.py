@@ -46,7 +46,7 @@ def test_bad_values_are_rejected(overrides, message):
 
 def test_unknown_group_options_are_named():
     with pytest.raises(ConfigError, match="model='foo' is unknown; allowed: dense, hashednets"):
-        precheck(["model=dense,foo"])
+        precheck(["-m", "model=dense,foo"])
     with pytest.raises(ConfigError, match="dataset='nope' is unknown; allowed: .*mnist5k"):
         precheck(["dataset=nope"])
-    precheck(["model=mfh", "model.g_layers=2", "seed=0,1"])
+    precheck(["-m", "model=mfh", "model.g_layers=2", "seed=0,1"])

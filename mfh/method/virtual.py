@@ -67,7 +67,9 @@ class HashPairs(nn.Module):
             raise ValueError(f"at most 2**31 - 1 buckets, got {buckets}")
         self.layer, self.slots, self.rows, self.cols = layer, slots, rows, cols
         self.buckets, self.dual, self.mode = buckets, dual, mode
+        self.seed_value = seed   # the seed as a Python int, for tracing without a host sync
         self.register_buffer("seed", torch.tensor(seed, dtype=torch.int64))
+        self.register_load_state_dict_post_hook(_same_seed)
         if mode == "precomputed":
             self.register_buffer("codes", self._hash(torch.device("cpu")), persistent=False)
 
@@ -77,7 +79,7 @@ class HashPairs(nn.Module):
         return native.Codes(self.slots, self._key(), stored)
 
     def _key(self) -> native.Key:
-        seed = int(self.seed)
+        seed = self.seed_value
         bucket_role, sign_role = (DUAL_BUCKET, DUAL_SIGN) if self.dual else (BUCKET, SIGN)
         return (self.layer, self.rows, self.cols, self.buckets, seed + bucket_role,
                 seed + sign_role)
@@ -86,7 +88,7 @@ class HashPairs(nn.Module):
         if device.type == "cpu" and native.backend() == "native":
             return native.hash_codes(self._key(), self.slots)
         index, sign = bucket_and_sign(self.layer, self.slots, self.rows, self.cols, self.buckets,
-                                      int(self.seed), dual=self.dual, device=device)
+                                      self.seed_value, dual=self.dual, device=device)
         return to_blocks(pack_codes(index, sign))
 
     def packed(self) -> torch.Tensor:
@@ -97,6 +99,13 @@ class HashPairs(nn.Module):
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         return unpack_codes(from_blocks(self.packed(), self.rows * self.cols).contiguous())
+
+
+def _same_seed(module: HashPairs, incompatible_keys: object) -> None:
+    """Refuse a state_dict whose hash seed differs from the one the codes were made with."""
+    if int(module.seed) != module.seed_value:
+        raise ValueError(f"hash seed {int(module.seed)} in the state_dict differs from "
+                         f"{module.seed_value}, the seed this layer was built with")
 
 
 def gather(space: CompressionSpace, index: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:

@@ -78,9 +78,11 @@ def library() -> ctypes.CDLL | None:
         if not target.exists():
             _build(target)
         lib = ctypes.CDLL(str(target))
-        if (lib.mfh_abi_version(), lib.mfh_lanes()) != (ABI_VERSION, LANES):
-            raise RuntimeError(f"{target} has ABI {lib.mfh_abi_version()} with "
-                               f"{lib.mfh_lanes()} lanes, want {ABI_VERSION} with {LANES}")
+        built = (lib.mfh_abi_version(), lib.mfh_lanes(), lib.mfh_max_width(),
+                 lib.mfh_max_layers())
+        if built != (ABI_VERSION, LANES, MAX_SLOTS, MAX_G_LAYERS):
+            raise RuntimeError(f"{target} has (ABI, lanes, max width, max layers) {built}, "
+                               f"want {(ABI_VERSION, LANES, MAX_SLOTS, MAX_G_LAYERS)}")
     except (OSError, RuntimeError, subprocess.SubprocessError) as err:
         detail = getattr(err, "stderr", "") or err
         warnings.warn(f"mfh native kernels unavailable, using the PyTorch path: {detail}",
@@ -102,11 +104,13 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.mfh_scatter_floor.argtypes = [ptr, i64, i64, ptr, i32]
 
 
+@torch.compiler.assume_constant_result
 def backend() -> str:
     """The active backend: `native` (fused kernels) or `reference` (pure PyTorch).
 
     `use_backend` overrides `$MFH_BACKEND` (auto | native | reference; auto = native when the
-    kernels build). `native` that cannot build raises instead of falling back.
+    kernels build). `native` that cannot build raises instead of falling back. Under
+    `torch.compile` the backend is read once, when a graph is traced.
     """
     choice = _override or os.environ.get("MFH_BACKEND", "auto")
     if choice not in BACKENDS:
@@ -196,7 +200,6 @@ class Plan:
     bounds: torch.Tensor | None = None
 
     @staticmethod
-    @functools.lru_cache(maxsize=64)
     def fits(widths: tuple[int, ...]) -> bool:
         """Whether the kernels handle g with these widths."""
         return len(widths) - 1 <= MAX_G_LAYERS and max(widths) <= MAX_SLOTS and (
@@ -239,58 +242,122 @@ def _contiguous(*tensors: torch.Tensor | None) -> list[torch.Tensor | None]:
     return [None if t is None else t.detach().contiguous() for t in tensors]
 
 
-class _VirtualWeight(torch.autograd.Function):
-    """V (N,) = scale * g(xi * w[h]) with the fused kernels; see `virtual_weight`.
+# The kernels as PyTorch operators (`torch.ops.mfh.*`): typed schemas, fake implementations
+# for tracing, and autograd, so `torch.compile(fullgraph=True)` sees them as single nodes.
+# A Plan travels as its fields (`_plan_args`), since an operator takes tensors and scalars.
+
+def _plan_args(plan: Plan) -> tuple:
+    """The Plan's fields in operator-argument order (see `_plan_of`)."""
+    dual = plan.dual
+    return (plan.codes.stored, list(plan.codes.key), plan.codes.slots, list(plan.widths),
+            plan.bias, plan.scale, plan.n, None if dual is None else dual.stored,
+            [] if dual is None else list(dual.key), 0 if dual is None else dual.slots,
+            plan.bounds)
+
+
+def _plan_of(codes: torch.Tensor | None, key: list[int], slots: int, widths: list[int],
+             bias: bool, scale: float, n: int, dual_codes: torch.Tensor | None,
+             dual_key: list[int], dual_slots: int, bounds: torch.Tensor | None) -> Plan:
+    dual = Codes(dual_slots, tuple(dual_key), dual_codes) if dual_slots else None
+    return Plan(n, tuple(widths), bias, scale, Codes(slots, tuple(key), codes), dual, bounds)
+
+
+@torch.library.custom_op("mfh::virtual_weight", mutates_args=(), device_types="cpu")
+def _virtual_weight_op(w: torch.Tensor, g: torch.Tensor | None, w2: torch.Tensor | None,
+                       codes: torch.Tensor | None, key: list[int], slots: int,
+                       widths: list[int], bias: bool, scale: float, n: int,
+                       dual_codes: torch.Tensor | None, dual_key: list[int], dual_slots: int,
+                       bounds: torch.Tensor | None) -> torch.Tensor:
+    """V (n,) = scale * g(xi * w[h]) in one fused pass (see `virtual_weight`)."""
+    plan = _plan_of(codes, key, slots, widths, bias, scale, n, dual_codes, dual_key,
+                    dual_slots, bounds)
+    w, g, w2 = _contiguous(w, g, w2)
+    out = torch.empty(n, dtype=w.dtype)
+    _call("forward", plan, w, g, w2, _ptr(out))
+    return out
+
+
+@_virtual_weight_op.register_fake
+def _virtual_weight_fake(w, g, w2, codes, key, slots, widths, bias, scale, n, dual_codes,
+                         dual_key, dual_slots, bounds):
+    return w.new_empty(n)
+
+
+@torch.library.custom_op("mfh::virtual_weight_backward", mutates_args=(), device_types="cpu")
+def _virtual_weight_backward_op(
+        grad_out: torch.Tensor, w: torch.Tensor, g: torch.Tensor | None,
+        w2: torch.Tensor | None, codes: torch.Tensor | None, key: list[int], slots: int,
+        widths: list[int], bias: bool, scale: float, n: int, dual_codes: torch.Tensor | None,
+        dual_key: list[int], dual_slots: int, bounds: torch.Tensor | None, need_w: bool,
+        need_g: bool, need_w2: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(dL/dw, dL/dg, dL/dw2) of `mfh::virtual_weight`; an empty tensor where not needed.
 
     The backward gathers z (and alpha) again rather than keeping (U + R, N) values from the
     forward: on the CPUs we measured, re-gathering from a cache-resident space is faster than
     streaming the stored values back from memory.
     """
+    plan = _plan_of(codes, key, slots, widths, bias, scale, n, dual_codes, dual_key,
+                    dual_slots, bounds)
+    w, g, w2 = _contiguous(w, g, w2)
+    chunks = min(MAX_CHUNKS, max(1, math.ceil(n / CHUNK)))
 
-    @staticmethod
-    def forward(ctx, plan: Plan, w: torch.Tensor, g: torch.Tensor | None,
-                w2: torch.Tensor | None) -> torch.Tensor:
-        w, g, w2 = _contiguous(w, g, w2)
-        out = torch.empty(plan.n, dtype=w.dtype)
-        _call("forward", plan, w, g, w2, _ptr(out))
-        ctx.plan = plan
-        ctx.save_for_backward(w, g, w2)
-        return out
+    def grad_and_tables(t: torch.Tensor | None, need: bool
+                        ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        if t is None or not need:
+            return None, None
+        tables = None if chunks == 1 else torch.empty(chunks, t.numel(), dtype=t.dtype)
+        return torch.empty_like(t), tables
 
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        plan: Plan = ctx.plan
-        w, g, w2 = ctx.saved_tensors
-        _, need_w, need_g, need_w2 = ctx.needs_input_grad
-        chunks = min(MAX_CHUNKS, max(1, math.ceil(plan.n / CHUNK)))
+    grad_w, tables = grad_and_tables(w, need_w)
+    grad_w2, tables2 = grad_and_tables(w2, need_w2)
+    grad_g = torch.empty_like(g) if g is not None and need_g else None
+    grad_out = grad_out.contiguous()   # a name keeps a copy alive during the call
+    _call("backward", plan, w, g, w2, _ptr(grad_out), chunks, w.numel(),
+          _ptr(grad_w), _ptr(tables), _ptr(grad_g), 0 if w2 is None else w2.numel(),
+          _ptr(grad_w2), _ptr(tables2))
+    return tuple(w.new_empty(0) if t is None else t for t in (grad_w, grad_g, grad_w2))
 
-        def grad_and_tables(t: torch.Tensor | None, need: bool
-                            ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-            if t is None or not need:
-                return None, None
-            tables = None if chunks == 1 else torch.empty(chunks, t.numel(), dtype=t.dtype)
-            return torch.empty_like(t), tables
 
-        grad_w, tables = grad_and_tables(w, need_w)
-        grad_w2, tables2 = grad_and_tables(w2, need_w2)
-        grad_g = torch.empty_like(g) if g is not None and need_g else None
-        grad_out = grad_out.contiguous()   # a name keeps a copy alive during the call
-        _call("backward", plan, w, g, w2, _ptr(grad_out), chunks, w.numel(),
-              _ptr(grad_w), _ptr(tables), _ptr(grad_g), 0 if w2 is None else w2.numel(),
-              _ptr(grad_w2), _ptr(tables2))
-        return None, grad_w, grad_g, grad_w2
+@_virtual_weight_backward_op.register_fake
+def _virtual_weight_backward_fake(grad_out, w, g, w2, codes, key, slots, widths, bias, scale,
+                                  n, dual_codes, dual_key, dual_slots, bounds, need_w, need_g,
+                                  need_w2):
+    def like(t, need):
+        return t.new_empty(t.shape) if t is not None and need else w.new_empty(0)
+
+    return like(w, need_w), like(g, need_g), like(w2, need_w2)
+
+
+def _setup_context(ctx, inputs: tuple, output: torch.Tensor) -> None:
+    w, g, w2, codes, key, slots, widths, bias, scale, n, dual_codes, dual_key, dual_slots, \
+        bounds = inputs
+    ctx.save_for_backward(w, g, w2, codes, dual_codes, bounds)
+    ctx.scalars = (key, slots, widths, bias, scale, n, dual_key, dual_slots)
+
+
+def _backward(ctx, grad_out: torch.Tensor) -> tuple:
+    w, g, w2, codes, dual_codes, bounds = ctx.saved_tensors
+    key, slots, widths, bias, scale, n, dual_key, dual_slots = ctx.scalars
+    need_w, need_g, need_w2 = ctx.needs_input_grad[:3]
+    grad_w, grad_g, grad_w2 = torch.ops.mfh.virtual_weight_backward(
+        grad_out, w, g, w2, codes, key, slots, widths, bias, scale, n, dual_codes, dual_key,
+        dual_slots, bounds, need_w, need_g, need_w2)
+    return (grad_w if need_w else None, grad_g if need_g else None,
+            grad_w2 if need_w2 else None, *[None] * 11)
+
+
+_virtual_weight_op.register_autograd(_backward, setup_context=_setup_context)
 
 
 def virtual_weight(plan: Plan, w: torch.Tensor, g: torch.Tensor | None = None,
                    w2: torch.Tensor | None = None) -> torch.Tensor:
-    """The N virtual weights of `plan` read from space `w` (K,).
+    """The N virtual weights of `plan` read from space `w` (K,), by `mfh::virtual_weight`.
 
     `g`: g's parameters packed per layer (weight (out, in) row-major, then the bias if
     `plan.bias`), for a global g; `w2` (K'): the space of g's hashed parameters for -D (then
     `g` is None). Differentiable in w, g and w2. Returns (N,).
     """
-    return _VirtualWeight.apply(plan, w, g, w2)
+    return torch.ops.mfh.virtual_weight(w, g, w2, *_plan_args(plan))
 
 
 def access_floor(codes: torch.Tensor, w: torch.Tensor) -> tuple[Callable[[], None],

@@ -481,6 +481,8 @@ extern "C" {
 
 int mfh_abi_version() { return 8; }
 int mfh_lanes() { return LANES; }
+int mfh_max_width() { return MAX_WIDTH; }
+int mfh_max_layers() { return MAX_LAYERS; }
 
 // codes / dual_codes: stored codes, or null to hash them from key / dual_key (Codes).
 // forward: out (n). backward: grad_w (K) / grad_g (P) / grad_w2 (K') where not null;
