@@ -13,7 +13,7 @@
 // Weights are processed LANES at a time (SIMD). The backward splits the N weights into a
 // fixed number of chunks, each scatter-adding into its own table; the tables are then summed
 // in chunk order, so results do not depend on the number of threads (deterministic).
-// hash_codes: the xxh32 hash codes of one layer, equal to mfh.hashing.bucket_and_sign.
+// hash_codes: the xxh32 hash codes of one layer, equal to mfh.method.hashing.bucket_and_sign.
 
 #include <algorithm>
 #include <cmath>
