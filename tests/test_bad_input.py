@@ -17,6 +17,7 @@ from mfh.harness.config import ConfigError, compose_config, precheck, validate
     (["device=tpu"], "device='tpu' is not available on this machine; allowed: cpu"),
     (["optim.lr=-1"], "optim.lr=-1 is not allowed; use a number > 0"),
     (["-m", "seed=0,1", "results_dir=/proc/mfh"], "results_dir='/proc/mfh' cannot be written"),
+    (["dataset.name=nope"], "dataset.name='nope' has no loader"),
 ])
 def test_run_py_answers_one_line_exit_2_and_writes_nothing(tmp_path, quick, args, message):
     proc = run_py(f"results_dir={tmp_path}", *quick, *args, check=False)
