@@ -6,12 +6,13 @@ value stops with one line naming the key and what is allowed (exit code 2, nothi
 A single run that fails (NaN loss, exception) writes a failed record and exits 1.
 """
 
+import os
 import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mfh.data import DatasetUnavailable
 from mfh.harness.config import ConfigError, precheck
@@ -23,8 +24,24 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+def launcher_threads() -> int | None:
+    """Torch threads for a job of a parallel launcher: its share of the cores (joblib: cores
+    / n_jobs; submitit: cpus_per_task); None for the basic launcher (all cores)."""
+    launcher = HydraConfig.get().launcher
+    target = str(launcher.get("_target_", ""))
+    if "joblib" in target:
+        jobs = launcher.get("n_jobs") or 1
+        cores = os.cpu_count() or 1
+        return max(1, cores // jobs) if jobs > 0 else 1
+    if "submitit" in target:
+        return int(launcher.get("cpus_per_task") or 1)
+    return None
+
+
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    if cfg.threads is None:
+        OmegaConf.update(cfg, "threads", launcher_threads())
     try:
         _, status = run(cfg)
     except (ConfigError, DatasetUnavailable) as err:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mfh.atomic import write_atomic
 from mfh.data.splits import Split, Splits
 
 CACHE_VERSION = 1  # bump when a generator changes, so that old caches are not reused
@@ -48,13 +48,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_atomic(path: Path, write: Callable[[Any], None]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-    os.replace(tmp, path)
-
-
 def save(folder: Path, splits: Splits, meta: dict[str, Any]) -> None:
     """Write `splits` (images in [0, 1], stored as uint8 k/255) and `meta` to `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -63,10 +56,10 @@ def save(folder: Path, splits: Splits, meta: dict[str, Any]) -> None:
         split: Split = getattr(splits, part)
         arrays[f"x_{part}"] = torch.round(split.x * 255).to(torch.uint8).numpy()
         arrays[f"y_{part}"] = split.y.numpy()
-    _write_atomic(folder / "data.npz", lambda f: np.savez(f, **arrays))
+    write_atomic(folder / "data.npz", lambda f: np.savez(f, **arrays))
     meta = {**meta, "name": splits.name, "num_classes": splits.num_classes,
             "sha256": _sha256(folder / "data.npz")}
-    _write_atomic(folder / "meta.json", lambda f: f.write(json.dumps(meta, indent=1).encode()))
+    write_atomic(folder / "meta.json", lambda f: f.write(json.dumps(meta, indent=1).encode()))
 
 
 def load(folder: Path) -> Splits:

@@ -19,8 +19,6 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-from torchvision.datasets import CIFAR10, MNIST, FashionMNIST
-from torchvision.datasets.utils import check_integrity
 
 from mfh.data.idx import read_idx
 from mfh.data.splits import DatasetUnavailable, Split, Splits, holdout, to_split
@@ -32,8 +30,13 @@ IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test, y_test
 
 
-def _torchvision_arrays(cls: type[MNIST], data_dir: str, download: bool) -> Arrays:
-    """(x_train, y_train, x_test, y_test) of a torchvision MNIST-like class, uint8 / int64."""
+def _torchvision_arrays(name: str, data_dir: str, download: bool) -> Arrays:
+    """(x_train, y_train, x_test, y_test) of torchvision's MNIST-like class `name` (MNIST,
+    FashionMNIST), uint8 / int64. torchvision is imported here, when a run needs it: it costs
+    about 2 s of start-up that mnist5k runs need not pay."""
+    import torchvision.datasets
+
+    cls = getattr(torchvision.datasets, name)
     raw = Path(data_dir).resolve() / cls.__name__ / "raw"
     try:
         train, test = (cls(data_dir, train=t, download=download) for t in (True, False))
@@ -48,7 +51,7 @@ def _torchvision_arrays(cls: type[MNIST], data_dir: str, download: bool) -> Arra
 
 def mnist_arrays(data_dir: str, download: bool) -> Arrays:
     """Official MNIST: 60,000 training and 10,000 test digits, (N, 28, 28) uint8."""
-    return _torchvision_arrays(MNIST, data_dir, download)
+    return _torchvision_arrays("MNIST", data_dir, download)
 
 
 def _idx_dir_arrays(directory: Path) -> Arrays | None:
@@ -72,7 +75,7 @@ def fashion_mnist_arrays(path: str | None, data_dir: str, download: bool) -> Arr
         if arrays is not None:
             return arrays
     try:
-        return _torchvision_arrays(FashionMNIST, data_dir, download)
+        return _torchvision_arrays("FashionMNIST", data_dir, download)
     except DatasetUnavailable as err:
         raise DatasetUnavailable(
             f"{err} Alternatively install the Debian package dataset-fashion-mnist "
@@ -83,6 +86,9 @@ def fashion_mnist_arrays(path: str | None, data_dir: str, download: bool) -> Arr
 def read_cifar10(root: Path, verify_md5: bool) -> Arrays:
     """CIFAR-10's python batches in `root` (data_batch_1..5, test_batch, batches.meta):
     images (N, 3, 32, 32) uint8, labels (N,) int64; md5-checked against torchvision's table."""
+    from torchvision.datasets import CIFAR10
+    from torchvision.datasets.utils import check_integrity
+
     meta = [CIFAR10.meta["filename"], CIFAR10.meta["md5"]]
     files = [*CIFAR10.train_list, *CIFAR10.test_list, meta]
     for name, md5 in files:
@@ -110,6 +116,8 @@ def read_cifar10(root: Path, verify_md5: bool) -> Arrays:
 
 def cifar10_arrays(data_dir: str, download: bool, verify_md5: bool = True) -> Arrays:
     """Official CIFAR-10: 50,000 training and 10,000 test images, (N, 3, 32, 32) uint8."""
+    from torchvision.datasets import CIFAR10
+
     root = Path(data_dir).resolve() / CIFAR10.base_folder
     try:
         if download:

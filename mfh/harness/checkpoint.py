@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mfh.atomic import write_atomic
 from mfh.harness.models import build_model, model_from_config
 from mfh.harness.specs import ArchSpec
 from mfh.method import HashingSpec, HashPairs
@@ -35,10 +36,7 @@ def save_checkpoint(model: nn.Module, config: dict, in_shape: tuple[int, int, in
     payload = {"config": config, "in_shape": list(in_shape), "num_classes": num_classes,
                "tensors": stored_tensors(model), "hash_seeds": hash_seeds(model)}
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    write_atomic(path, lambda f: torch.save(payload, f))
     return path.stat().st_size
 
 

@@ -175,7 +175,9 @@ def _validate(config: dict) -> RunSpec:
         device=_device(config["device"]), checkpoint=_bool("checkpoint", config["checkpoint"]),
         hashing=hashing, arch=_arch(config["arch"]), optim=_optim(config["optim"]),
         data=_data(config), logger=_logger(config["logger"]), config=config,
-        signature=signature(config))
+        signature=signature(config),
+        threads=None if config["threads"] is None else _int("threads", config["threads"], 1),
+        lock_wait=_bool("lock_wait", config["lock_wait"]))
 
 
 def _hashing(config: dict) -> HashingSpec:

@@ -11,11 +11,11 @@ import os
 import platform
 import socket
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
+from mfh.atomic import write_atomic
 from mfh.harness.signature import NON_RESULT_KEYS, signature
 
 SCHEMA = 1
@@ -39,18 +39,9 @@ def record_path(results_dir: str | Path, config: dict, seed: int) -> Path:
 
 
 def write_record(path: Path, record: dict) -> None:
-    """Write `record` as JSON atomically: a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write `record` as JSON atomically (`mfh.atomic.write_atomic`)."""
+    text = json.dumps(record, indent=1, sort_keys=True)
+    write_atomic(path, lambda f: f.write(text.encode()))
 
 
 def read_record(path: Path) -> dict:

@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
+from filelock import FileLock, Timeout
 from omegaconf import DictConfig
 
+from mfh.atomic import write_atomic
 from mfh.data import Split, Splits, load_splits
 from mfh.harness.checkpoint import dense_bytes, save_checkpoint
 from mfh.harness.config import validate
@@ -30,7 +32,7 @@ from mfh.harness.records import (
 )
 from mfh.harness.specs import RunSpec
 from mfh.harness.tracking import make_tracker
-from mfh.harness.train import Diverged, EpochLog, TrainResult, train
+from mfh.harness.train import Diverged, EpochLog, State, TrainResult, train
 
 
 def _now() -> str:
@@ -90,15 +92,54 @@ def write_checkpoint(model: torch.nn.Module, result: TrainResult, spec: RunSpec,
             "dense_bytes": dense_bytes(spec.arch, splits.shape, splits.num_classes)}
 
 
+def state_path(record: Path) -> Path:
+    """The training state beside a record: `seed=<s>.state.pt`."""
+    return record.with_name(record.stem + ".state.pt")
+
+
+def load_state(path: Path) -> State | None:
+    """The training state at `path`, or None (said so) when it is missing or unreadable."""
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable state means starting over
+        print(f"{path}: unreadable training state ({err}); starting from epoch 1",
+              file=sys.stderr)
+        return None
+
+
 def run(cfg: DictConfig) -> tuple[Path, str]:
-    """Run one (configuration, seed) job; return its record's path and status (ok | failed)."""
+    """Run one (configuration, seed) job; return its record's path and status (ok | failed |
+    running: another process holds the job's lock)."""
     spec = validate(cfg)
-    name, sig, seed = spec.label, spec.signature, spec.seed
-    path = record_path(spec.results_dir, spec.config, seed)
+    path = record_path(spec.results_dir, spec.config, spec.seed)
     if existing_ok(path):
-        print(f"skip {name} seed={seed}: record exists at {path}")
+        print(f"skip {spec.label} seed={spec.seed}: record exists at {path}")
         return path, "ok"
-    started = _now()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path.with_suffix(".lock"))
+    try:
+        lock.acquire(timeout=-1 if spec.lock_wait else 0)
+    except Timeout:
+        print(f"skip {spec.label} seed={spec.seed}: running elsewhere (lock {lock.lock_file})")
+        return path, "running"
+    try:
+        if existing_ok(path):   # finished by another process while we waited
+            print(f"skip {spec.label} seed={spec.seed}: record exists at {path}")
+            return path, "ok"
+        return path, run_job(spec, path)
+    finally:
+        lock.release()
+
+
+def run_job(spec: RunSpec, path: Path) -> str:
+    """Train `spec` (from its saved state, if any), write its record at `path`; its status."""
+    name, sig, seed = spec.label, spec.signature, spec.seed
+    if spec.threads is not None:
+        torch.set_num_threads(spec.threads)
+    resume = load_state(state_path(path))
+    started = resume["started"] if resume else _now()
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     device = torch.device(spec.device)
@@ -107,26 +148,36 @@ def run(cfg: DictConfig) -> tuple[Path, str]:
     record = {"schema": SCHEMA, "status": "ok", "label": name, "signature": sig,
               "seed": seed, "dataset": spec.data.name, "config": spec.config, "failure": None,
               "compression": compression_of(spec, model, splits),
-              "provenance": {**provenance(), "device": str(device)}, "started": started}
+              "provenance": {**provenance(), "device": str(device),
+                             "threads": torch.get_num_threads()},
+              "started": started, "resumed_from_epoch": resume["epoch"] if resume else None}
     c = record["compression"]
     print(f"{name} seed={seed} on {spec.data.name}: {len(splits.train.y)} train, "
           f"{c['stored_params']:,} stored / {c['virtual_params']:,} virtual parameters "
-          f"(ratio {c['ratio']:.4f})")
+          f"(ratio {c['ratio']:.4f})" + (f"; resuming after epoch {resume['epoch']}"
+                                         if resume else ""))
     tracker = make_tracker(spec.logger, spec.config, name, sig, seed)
     logs: list[EpochLog] = []
 
     def on_epoch(log: EpochLog) -> None:
         logs.append(log)
-        print(f"  epoch {log.epoch:3d}/{spec.epochs}  loss {log.train_loss:.4f}  "
-              f"valid {log.valid_error:6.2f}%  test {log.test_error:6.2f}%  "
-              f"{log.seconds:.1f}s", flush=True)
+        print(f"  {name} seed={seed} epoch {log.epoch:3d}/{spec.epochs}  "
+              f"loss {log.train_loss:.4f}  valid {log.valid_error:6.2f}%  "
+              f"test {log.test_error:6.2f}%  {log.seconds:.1f}s", flush=True)
         tracker.log({"train_loss": log.train_loss, "valid_error": log.valid_error,
                      "test_error": log.test_error, "lr": log.lr,
                      "seconds_per_epoch": log.seconds}, step=log.epoch)
 
+    if resume:
+        for saved in resume["logs"]:
+            on_epoch(EpochLog(**saved))
+
+    def save_state(state: State) -> None:
+        write_atomic(state_path(path), lambda f: torch.save({**state, "started": started}, f))
+
     try:
         result = train(model, splits.train, splits.valid, splits.test, spec.epochs, spec.optim,
-                       seed, on_epoch)
+                       seed, on_epoch, resume, save_state)
         record["metrics"] = metrics_of(result)
         if spec.checkpoint:
             record["checkpoint"] = write_checkpoint(model, result, spec, splits)
@@ -145,6 +196,7 @@ def run(cfg: DictConfig) -> tuple[Path, str]:
     }
     record["finished"] = _now()
     write_record(path, record)
+    state_path(path).unlink(missing_ok=True)
     summary = {"status": record["status"], **{k: v for k, v in (record["metrics"] or {}).items()
                                               if k != "curves"}}
     tracker.finish(summary)
@@ -156,5 +208,4 @@ def run(cfg: DictConfig) -> tuple[Path, str]:
         best = result.best
         print(f"done {name} seed={seed}: test error {best.test_error:.2f}% at best "
               f"validation epoch {best.epoch}; record: {path}")
-    return path, record["status"]
-
+    return record["status"]

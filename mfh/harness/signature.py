@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 # Top-level keys that never change a result.
 NON_RESULT_KEYS = ("seed", "logger", "results_dir", "data_dir", "download", "device", "hydra",
-                   "checkpoint")
+                   "checkpoint", "threads", "lock_wait")
 # Dataset keys that say where files are, or whether they are checked, not what they hold.
 NON_RESULT_DATASET_KEYS = ("path", "verify_md5")
 

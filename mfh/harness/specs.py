@@ -66,7 +66,9 @@ class RunSpec:
     """One (configuration, seed) job: everything the runner needs, validated.
 
     `config` is the resolved configuration as a plain dict (what the record stores);
-    `signature` names the record folder; `label` the table row.
+    `signature` names the record folder; `label` the table row. `threads`: torch threads
+    (None: torch's default, every core). `lock_wait`: wait for a job another process is
+    running instead of skipping it.
     """
 
     seed: int
@@ -82,6 +84,8 @@ class RunSpec:
     logger: LoggerSpec
     config: dict[str, Any]
     signature: str
+    threads: int | None = None
+    lock_wait: bool = False
 
     @property
     def label(self) -> str:

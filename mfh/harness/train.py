@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -102,16 +103,53 @@ def error_rate(model: nn.Module, split: Split, batch_size: int = 1000) -> float:
     return 100.0 * wrong / len(split.y)
 
 
+State = dict[str, Any]   # what `train` needs to continue after an epoch (see `snapshot`)
+
+
+def snapshot(model: nn.Module, optimizers: list[torch.optim.Optimizer], order: torch.Generator,
+             step: int, result: TrainResult) -> State:
+    """Everything needed to continue after the last epoch of `result`, as plain tensors and
+    numbers: weights, optimizer states, the batch-order and global RNG states (dropout), the
+    step count of the decay schedule, the epoch logs and the best weights so far."""
+    return {"epoch": len(result.epochs), "step": step, "model": model.state_dict(),
+            "optimizers": [o.state_dict() for o in optimizers], "order": order.get_state(),
+            "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+            "logs": [asdict(e) for e in result.epochs], "best_state": result.best_state}
+
+
+def restore(state: State, model: nn.Module, optimizers: list[torch.optim.Optimizer],
+            order: torch.Generator) -> tuple[int, TrainResult]:
+    """Load `state` into the model, optimizers and generators; return (step, result so far)."""
+    model.load_state_dict(state["model"])
+    for optimizer, saved in zip(optimizers, state["optimizers"], strict=True):
+        optimizer.load_state_dict(saved)
+    order.set_state(state["order"])
+    torch.set_rng_state(state["rng"])
+    if state["cuda_rng"]:
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    result = TrainResult([EpochLog(**e) for e in state["logs"]], state["best_state"])
+    return state["step"], result
+
+
 def train(model: nn.Module, train_split: Split, valid: Split, test: Split, epochs: int,
           optim: OptimSpec, seed: int,
-          on_epoch: Callable[[EpochLog], None] = lambda log: None) -> TrainResult:
-    """Train `model` in place and return the per-epoch logs; `on_epoch` sees each log."""
+          on_epoch: Callable[[EpochLog], None] = lambda log: None,
+          resume: State | None = None,
+          save_state: Callable[[State], None] | None = None) -> TrainResult:
+    """Train `model` in place and return the per-epoch logs; `on_epoch` sees each log.
+
+    `save_state` receives the training state after every epoch (before `on_epoch`); `resume`,
+    such a state, continues from the epoch after it, with the numbers an uninterrupted run has.
+    """
     optimizers = make_optimizers(model, optim)
     order = torch.Generator().manual_seed(seed)
     result = TrainResult()
     n = len(train_split.y)
     step = 0   # optimizer steps so far: the t of the decay schedule
-    for epoch in range(1, epochs + 1):
+    if resume is not None:
+        step, result = restore(resume, model, optimizers, order)
+    for epoch in range(len(result.epochs) + 1, epochs + 1):
         model.train()
         start = time.perf_counter()
         total, steps = 0.0, 0
@@ -135,5 +173,7 @@ def train(model: nn.Module, train_split: Split, valid: Split, test: Split, epoch
         result.epochs.append(log)
         if result.best is log:
             result.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if save_state is not None:
+            save_state(snapshot(model, optimizers, order, step, result))
         on_epoch(log)
     return result
