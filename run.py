@@ -8,6 +8,7 @@ A single run that fails (NaN loss, exception) writes a failed record and exits 1
 
 import os
 import sys
+import time
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -38,12 +39,25 @@ def launcher_threads() -> int | None:
     return None
 
 
+def sweep_progress() -> str:
+    """"job k/N", and the time left at the sweep's pace so far, for a job of a multirun
+    (N and the start come from the environment run.py sets, so launchers' workers see them)."""
+    if HydraConfig.get().mode != RunMode.MULTIRUN or "MFH_SWEEP_JOBS" not in os.environ:
+        return ""
+    done, total = HydraConfig.get().job.num, int(os.environ["MFH_SWEEP_JOBS"])
+    line = f"job {done + 1}/{total}"
+    if done:
+        elapsed = time.time() - float(os.environ["MFH_SWEEP_START"])
+        line += f", about {elapsed / done * (total - done) / 60:.1f} min left in the sweep"
+    return line
+
+
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     if cfg.threads is None:
         OmegaConf.update(cfg, "threads", launcher_threads())
     try:
-        _, status = run(cfg)
+        _, status = run(cfg, sweep_progress())
     except (ConfigError, DatasetUnavailable) as err:
         fail(str(err))
     # A failed job of a sweep is recorded and the sweep goes on; a single failed run exits 1.
@@ -53,7 +67,9 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     try:
-        precheck(sys.argv[1:])
+        jobs = precheck(sys.argv[1:])
     except ConfigError as err:
         fail(str(err))
+    os.environ["MFH_SWEEP_JOBS"] = str(jobs)   # read by sweep_progress, in launchers' workers too
+    os.environ["MFH_SWEEP_START"] = str(time.time())
     main()

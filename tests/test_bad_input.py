@@ -78,3 +78,9 @@ def test_validate_returns_frozen_specs():
     assert spec.arch.hidden == (1000,) and spec.data.name == "mnist5k"
     with pytest.raises(AttributeError):
         spec.optim.lr = 1.0  # type: ignore[misc]
+
+
+def test_precheck_counts_the_jobs_of_a_sweep(tmp_path):
+    sweep = ["-m", "model=choice(dense,mfh)", "seed=range(0,5)", f"results_dir={tmp_path}"]
+    assert precheck(sweep) == 10
+    assert precheck([f"results_dir={tmp_path}"]) == 1

@@ -335,8 +335,9 @@ def _with_value(override: Override, value: Any) -> str:
     return f"{prefix}{override.key_or_group}={Override._get_value_element_as_str(value)}"
 
 
-def precheck(argv: list[str]) -> None:
-    """Raise ConfigError, one line, for command-line overrides that cannot run.
+def precheck(argv: list[str]) -> int:
+    """Raise ConfigError, one line, for command-line overrides that cannot run; else return
+    the number of jobs they make (the product of the sweeps' lengths, as Hydra's sweeper).
 
     Checks group options (sweeps, choice() and glob() included), that every other key exists
     in the composed config (with the closest known key as a hint), and every value of every
@@ -374,3 +375,5 @@ def precheck(argv: list[str]) -> None:
                 variant = cfg.copy()
                 OmegaConf.update(variant, override.key_or_group, value, force_add=True)
                 validate(variant)
+    return math.prod(len(v) for v in groups.values()) * math.prod(
+        len(_values(o)) for o in others if o.type != OverrideType.DEL)

@@ -109,13 +109,15 @@ def load_state(path: Path) -> State | None:
         return None
 
 
-def run(cfg: DictConfig) -> tuple[Path, str]:
+def run(cfg: DictConfig, progress: str = "") -> tuple[Path, str]:
     """Run one (configuration, seed) job; return its record's path and status (ok | failed |
-    running: another process holds the job's lock)."""
+    running: another process holds the job's lock). `progress` ("job 3/8, ...") prefixes the
+    job's first line."""
     spec = validate(cfg)
     path = record_path(spec.results_dir, spec.config, spec.seed)
     if existing_ok(path):
-        print(f"skip {spec.label} seed={spec.seed}: record exists at {path}")
+        print(f"{progress + ': ' if progress else ''}skip {spec.label} seed={spec.seed}: "
+              f"record exists at {path}")
         return path, "ok"
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path.with_suffix(".lock"))
@@ -128,12 +130,12 @@ def run(cfg: DictConfig) -> tuple[Path, str]:
         if existing_ok(path):   # finished by another process while we waited
             print(f"skip {spec.label} seed={spec.seed}: record exists at {path}")
             return path, "ok"
-        return path, run_job(spec, path)
+        return path, run_job(spec, path, progress)
     finally:
         lock.release()
 
 
-def run_job(spec: RunSpec, path: Path) -> str:
+def run_job(spec: RunSpec, path: Path, progress: str = "") -> str:
     """Train `spec` (from its saved state, if any), write its record at `path`; its status."""
     name, sig, seed = spec.label, spec.signature, spec.seed
     if spec.threads is not None:
@@ -152,7 +154,8 @@ def run_job(spec: RunSpec, path: Path) -> str:
                              "threads": torch.get_num_threads()},
               "started": started, "resumed_from_epoch": resume["epoch"] if resume else None}
     c = record["compression"]
-    print(f"{name} seed={seed} on {spec.data.name}: {len(splits.train.y)} train, "
+    print(f"{progress + ': ' if progress else ''}{name} seed={seed} on {spec.data.name}: "
+          f"{len(splits.train.y)} train, "
           f"{c['stored_params']:,} stored / {c['virtual_params']:,} virtual parameters "
           f"(ratio {c['ratio']:.4f})" + (f"; resuming after epoch {resume['epoch']}"
                                          if resume else ""))
