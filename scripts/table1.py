@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's mfh and conf/
 
 from mfh.harness.sweep import ROOT, check_pass_through, run_sweeps, sweep_commands  # noqa: E402
+from mfh.report.claims import errors_by_seed, evaluate, unknown_labels, write_claims  # noqa: E402
 from mfh.report.plots import plot_curves, plot_table  # noqa: E402
 from mfh.report.tables import (  # noqa: E402
     NoRecords,
@@ -63,9 +64,19 @@ def main(argv: list[str] | None = None) -> int:
                          layout.name)
     figures = results_dir / "figures"
     paths.append(plot_table(table, figures / f"{layout.name}.png"))
-    entries = layout_entries(layout, resolve_rows(layout), results_dir)
+    resolved = resolve_rows(layout)
+    entries = layout_entries(layout, resolved, results_dir)
     paths.append(plot_curves([record for _, _, record in entries],
                              figures / f"{layout.name}_curves.png"))
+    if layout.claims:
+        unknown = unknown_labels(layout.claims, {r.label for r in resolved})
+        if unknown:
+            print(f"table1: claims name labels the layout has no row for: {unknown}",
+                  file=sys.stderr)
+            return 1
+        rows = evaluate(layout.claims, layout.datasets, errors_by_seed(entries))
+        paths += write_claims(rows, Path(args.out) if args.out else results_dir / "tables",
+                              layout.name, budget=table.caption)
     print(to_markdown(table))
     print("wrote " + ", ".join(map(str, paths)))
     for progress in failed:

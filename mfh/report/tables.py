@@ -38,6 +38,7 @@ from mfh.harness.config import compose_config, validate
 from mfh.harness.records import CorruptRecord, read_record
 from mfh.harness.signature import effective_config, signature
 from mfh.method.specs import parse_label
+from mfh.report.claims import Claim, parse_claims
 
 Key = tuple[str, str]  # (row label, dataset)
 Entry = tuple[str, str, dict]  # (row label, dataset, record or config)
@@ -99,7 +100,8 @@ class LayoutRow:
 
 @dataclass(frozen=True)
 class Layout:
-    """A table layout: caption template, seeds, dataset columns, common overrides and rows."""
+    """A table layout: caption template, seeds, dataset columns, common overrides, rows and
+    (optionally) the claims its rows test (`mfh.report.claims`)."""
 
     name: str
     caption: str
@@ -107,6 +109,7 @@ class Layout:
     datasets: tuple[str, ...]
     common: tuple[str, ...]
     rows: tuple[LayoutRow, ...]
+    claims: tuple[Claim, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -266,8 +269,12 @@ def load_layout(path: str | Path) -> Layout:
                      for r in data["rows"])
     except (KeyError, TypeError) as e:
         raise LayoutError(f"{path}: every row needs an id and a list of overrides") from e
+    try:
+        claims = parse_claims(data.get("claims", []))
+    except ValueError as e:
+        raise LayoutError(f"{path}: {e}") from None
     return Layout(path.stem, str(data["caption"]).strip(), tuple(int(s) for s in data["seeds"]),
-                  tuple(data["datasets"]), tuple(data["common"]), rows)
+                  tuple(data["datasets"]), tuple(data["common"]), rows, claims)
 
 
 def layout_caption(layout: Layout) -> str:
