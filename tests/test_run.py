@@ -111,3 +111,33 @@ def test_a_corrupt_record_is_set_aside_and_its_job_runs_again(tmp_path, capsys):
     assert (path.parent / "seed=0.json.corrupt").read_text() == json.dumps(good, indent=1,
                                                                              sort_keys=True)[:50]
     assert json.loads(path.read_text())["metrics"] == good["metrics"]
+
+
+def test_lazy_test_evaluation_reports_the_same_test_error(tmp_path):
+    base = ["model=hashednets", "epochs=4", "train_limit=300", "logger=none", "checkpoint=false"]
+    found = {}
+    for mode in ("every", "best"):
+        path, _ = run(compose_config([*base, f"test_eval={mode}",
+                                      f"results_dir={tmp_path / mode}"]))
+        found[mode] = json.loads(path.read_text())
+    every, best = found["every"]["metrics"], found["best"]["metrics"]
+    for key in ("test_error", "best_epoch", "valid_error", "train_loss"):
+        assert every[key] == best[key]
+    assert every["curves"]["valid_error"] == best["curves"]["valid_error"]
+    lazy = best["curves"]["test_error"]
+    assert lazy[best["best_epoch"] - 1] == every["curves"]["test_error"][best["best_epoch"] - 1]
+    assert None not in every["curves"]["test_error"]
+    assert found["every"]["signature"] == found["best"]["signature"]
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement(tmp_path):
+    base = ["model=hashednets", "train_limit=200", "logger=none", "checkpoint=false",
+            "optim.lr=1e-6", f"results_dir={tmp_path}"]   # too small to improve after epoch 1
+    path, _ = run(compose_config([*base, "epochs=10", "patience=2"]))
+    metrics = json.loads(path.read_text())["metrics"]
+    best = metrics["best_epoch"]
+    assert metrics["stop_reason"] == "patience"
+    assert metrics["epochs_run"] == best + 2 < 10
+    full, _ = run(compose_config([*base, "epochs=10"]))
+    assert json.loads(full.read_text())["metrics"]["stop_reason"] == "max_epochs"
+    assert full.parent != path.parent   # patience changes the result: its own signature

@@ -177,7 +177,9 @@ def _validate(config: dict) -> RunSpec:
         data=_data(config), logger=_logger(config["logger"]), config=config,
         signature=signature(config),
         threads=None if config["threads"] is None else _int("threads", config["threads"], 1),
-        lock_wait=_bool("lock_wait", config["lock_wait"]))
+        lock_wait=_bool("lock_wait", config["lock_wait"]),
+        patience=None if config["patience"] is None else _int("patience", config["patience"], 1),
+        test_eval=_choice("test_eval", config["test_eval"], ("best", "every")))
 
 
 def _hashing(config: dict) -> HashingSpec:

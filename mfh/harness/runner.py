@@ -68,6 +68,7 @@ def metrics_of(result: TrainResult) -> dict:
         "valid_error": best.valid_error,
         "best_epoch": best.epoch,
         "train_loss": result.epochs[-1].train_loss,
+        "epochs_run": len(result.epochs), "stop_reason": result.stop_reason,
         "curves": {key: [getattr(e, key) for e in result.epochs]
                    for key in ("train_loss", "valid_error", "test_error", "lr")},
     }
@@ -164,12 +165,13 @@ def run_job(spec: RunSpec, path: Path, progress: str = "") -> str:
 
     def on_epoch(log: EpochLog) -> None:
         logs.append(log)
+        test = "     -" if log.test_error is None else f"{log.test_error:6.2f}%"
         print(f"  {name} seed={seed} epoch {log.epoch:3d}/{spec.epochs}  "
               f"loss {log.train_loss:.4f}  valid {log.valid_error:6.2f}%  "
-              f"test {log.test_error:6.2f}%  {log.seconds:.1f}s", flush=True)
-        tracker.log({"train_loss": log.train_loss, "valid_error": log.valid_error,
-                     "test_error": log.test_error, "lr": log.lr,
-                     "seconds_per_epoch": log.seconds}, step=log.epoch)
+              f"test {test}  {log.seconds:.1f}s", flush=True)
+        metrics = {"train_loss": log.train_loss, "valid_error": log.valid_error,
+                   "test_error": log.test_error, "lr": log.lr, "seconds_per_epoch": log.seconds}
+        tracker.log({k: v for k, v in metrics.items() if v is not None}, step=log.epoch)
 
     if resume:
         for saved in resume["logs"]:
@@ -180,7 +182,7 @@ def run_job(spec: RunSpec, path: Path, progress: str = "") -> str:
 
     try:
         result = train(model, splits.train, splits.valid, splits.test, spec.epochs, spec.optim,
-                       seed, on_epoch, resume, save_state)
+                       seed, on_epoch, resume, save_state, spec.patience, spec.test_eval)
         record["metrics"] = metrics_of(result)
         if spec.checkpoint:
             record["checkpoint"] = write_checkpoint(model, result, spec, splits)
@@ -209,6 +211,8 @@ def run_job(spec: RunSpec, path: Path, progress: str = "") -> str:
               f"{failure['reason']}; record: {path}", file=sys.stderr)
     else:
         best = result.best
+        stop = ("" if result.stop_reason == "max_epochs" else
+                f", stopped after epoch {len(result.epochs)} (patience {spec.patience})")
         print(f"done {name} seed={seed}: test error {best.test_error:.2f}% at best "
-              f"validation epoch {best.epoch}; record: {path}")
+              f"validation epoch {best.epoch}{stop}; record: {path}")
     return record["status"]

@@ -1,8 +1,10 @@
 """Record signatures: a short hash of the configuration a result depends on, and nothing else.
 
 `effective_config` drops what cannot change a result: the seed (records are per seed), logging,
-paths, the device, whether a checkpoint is saved, where a dataset's files are read from, and
-the keys a model does not read (dense reads no `compression`, `hashes` or `model.*` beyond its
+paths, the device and the thread count (they move float rounding only: the record's provenance
+names them), locking, whether a checkpoint is saved or the test set is evaluated at every epoch
+(the reported test error is the same), where a dataset's files are, and the keys a model does
+not read (dense reads no `compression`, `hashes` or `model.*` beyond its
 name; a model without its own g reads no `optim.g_*`; ...). Two configurations with the same
 effective config train the same network on the same data, so they share one record folder.
 """
@@ -16,7 +18,10 @@ from collections.abc import Iterable
 
 # Top-level keys that never change a result.
 NON_RESULT_KEYS = ("seed", "logger", "results_dir", "data_dir", "download", "device", "hydra",
-                   "checkpoint", "threads", "lock_wait")
+                   "checkpoint", "threads", "lock_wait", "test_eval")
+# Keys that change a result only when set: at this value they are left out, so the records
+# made before the key existed keep their signatures.
+NEUTRAL = {"patience": None}
 # Dataset keys that say where files are, or whether they are checked, not what they hold.
 NON_RESULT_DATASET_KEYS = ("path", "verify_md5")
 
@@ -47,7 +52,8 @@ def unread_keys(config: dict) -> list[str]:
 def effective_config(config: dict, drop: Iterable[str] = ()) -> dict:
     """`config` without NON_RESULT_KEYS, non-result dataset keys, unread keys and `drop`
     (top-level or dotted keys)."""
-    kept = copy.deepcopy({k: v for k, v in config.items() if k not in NON_RESULT_KEYS})
+    kept = copy.deepcopy({k: v for k, v in config.items() if k not in NON_RESULT_KEYS
+                          and not (k in NEUTRAL and v == NEUTRAL[k])})
     dotted = [*unread_keys(config), *(f"dataset.{k}" for k in NON_RESULT_DATASET_KEYS), *drop]
     for key in dotted:
         *parents, leaf = key.split(".")

@@ -68,7 +68,9 @@ class RunSpec:
     `config` is the resolved configuration as a plain dict (what the record stores);
     `signature` names the record folder; `label` the table row. `threads`: torch threads
     (None: torch's default, every core). `lock_wait`: wait for a job another process is
-    running instead of skipping it.
+    running instead of skipping it. `patience`: early stopping after that many epochs without
+    a validation improvement (None: never). `test_eval`: `best` (the test set only at epochs
+    where the validation error improves) or `every`.
     """
 
     seed: int
@@ -86,6 +88,8 @@ class RunSpec:
     signature: str
     threads: int | None = None
     lock_wait: bool = False
+    patience: int | None = None
+    test_eval: str = "best"
 
     @property
     def label(self) -> str:

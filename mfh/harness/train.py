@@ -38,7 +38,7 @@ class EpochLog:
     epoch: int
     train_loss: float
     valid_error: float
-    test_error: float
+    test_error: float | None   # None: not evaluated (lazy test evaluation, `test_eval=best`)
     seconds: float
     step_seconds: float
     lr: float
@@ -50,6 +50,7 @@ class TrainResult:
 
     epochs: list[EpochLog] = field(default_factory=list)
     best_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    stop_reason: str = "max_epochs"   # or "patience": no validation improvement for P epochs
 
     @property
     def best(self) -> EpochLog:
@@ -136,11 +137,15 @@ def train(model: nn.Module, train_split: Split, valid: Split, test: Split, epoch
           optim: OptimSpec, seed: int,
           on_epoch: Callable[[EpochLog], None] = lambda log: None,
           resume: State | None = None,
-          save_state: Callable[[State], None] | None = None) -> TrainResult:
+          save_state: Callable[[State], None] | None = None,
+          patience: int | None = None, test_eval: str = "every") -> TrainResult:
     """Train `model` in place and return the per-epoch logs; `on_epoch` sees each log.
 
     `save_state` receives the training state after every epoch (before `on_epoch`); `resume`,
     such a state, continues from the epoch after it, with the numbers an uninterrupted run has.
+    `patience`: stop once the validation error has not improved for that many epochs (None:
+    run all `epochs`). `test_eval="best"` measures the test error only at epochs where the
+    validation error improves, the only ones whose test error can be reported.
     """
     optimizers = make_optimizers(model, optim)
     order = torch.Generator().manual_seed(seed)
@@ -150,6 +155,9 @@ def train(model: nn.Module, train_split: Split, valid: Split, test: Split, epoch
     if resume is not None:
         step, result = restore(resume, model, optimizers, order)
     for epoch in range(len(result.epochs) + 1, epochs + 1):
+        if patience is not None and result.epochs and epoch - 1 - result.best.epoch >= patience:
+            result.stop_reason = "patience"
+            break
         model.train()
         start = time.perf_counter()
         total, steps = 0.0, 0
@@ -168,10 +176,12 @@ def train(model: nn.Module, train_split: Split, valid: Split, test: Split, epoch
             step += 1
         seconds = time.perf_counter() - start
         lr = optim.lr * decay_factor(optim.lr_decay, step)   # the rate of the next step
-        log = EpochLog(epoch, total / n, error_rate(model, valid), error_rate(model, test),
-                       seconds, seconds / steps, lr)
+        valid_error = error_rate(model, valid)
+        improved = not result.epochs or valid_error < result.best.valid_error
+        test_error = error_rate(model, test) if improved or test_eval == "every" else None
+        log = EpochLog(epoch, total / n, valid_error, test_error, seconds, seconds / steps, lr)
         result.epochs.append(log)
-        if result.best is log:
+        if improved:
             result.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if save_state is not None:
             save_state(snapshot(model, optimizers, order, step, result))
