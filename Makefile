@@ -4,7 +4,7 @@ RESULTS_DIR ?= results
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: setup demo test lint tables table1 sync datasets bench bench-quick
+.PHONY: setup demo test lint tables table1 sync datasets bench bench-quick verify
 
 setup: .venv/.stamp
 
@@ -55,3 +55,8 @@ bench: setup
 # The whole 3-layer net at batch 50, five models, step and inference_cached (under a minute).
 bench-quick: setup
 	GOMP_SPINCOUNT=$(BENCH_SPIN) $(PY) scripts/bench.py --quick --out $(or $(BENCH_DIR),/tmp/mfh-bench-quick)
+
+# Rerun committed records from their own config and seed and say, per record, bit-identical /
+# rounding / different (scripts/verify.py). A few of the shortest by default; ALL=1 for every one.
+verify: setup
+	$(PY) scripts/verify.py --results-dir $(RESULTS_DIR) $(if $(ALL),--all)

@@ -10,14 +10,18 @@ import os
 import sys
 import time
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from mfh import numerics
 
-from mfh.data import DatasetUnavailable
-from mfh.harness.config import ConfigError, precheck
-from mfh.harness.runner import run
+numerics.apply(sys.argv[1:])   # before torch starts: portable mode pins its back-ends
+
+import hydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from hydra.types import RunMode  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+
+from mfh.data import DatasetUnavailable  # noqa: E402
+from mfh.harness.config import ConfigError, precheck  # noqa: E402
+from mfh.harness.runner import run  # noqa: E402
 
 
 def fail(message: str) -> None:

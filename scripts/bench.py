@@ -13,6 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's mfh and conf/
 
+from mfh import numerics  # noqa: E402
+
+numerics.apply([])   # MFH_NUMERICS=portable pins the back-ends before torch starts
+
 from mfh.cost.bench import Settings, quick_settings, render, run  # noqa: E402
 
 

@@ -24,6 +24,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from mfh import numerics
 from mfh.harness.signature import signature
 from mfh.harness.specs import ArchSpec, DataSpec, LoggerSpec, OptimSpec, RunSpec
 from mfh.method.specs import (
@@ -176,10 +177,26 @@ def _validate(config: dict) -> RunSpec:
         hashing=hashing, arch=_arch(config["arch"]), optim=_optim(config["optim"]),
         data=_data(config), logger=_logger(config["logger"]), config=config,
         signature=signature(config),
-        threads=None if config["threads"] is None else _int("threads", config["threads"], 1),
+        threads=_threads(config),
         lock_wait=_bool("lock_wait", config["lock_wait"]),
         patience=None if config["patience"] is None else _int("patience", config["patience"], 1),
         test_eval=_choice("test_eval", config["test_eval"], ("best", "every")))
+
+
+def _threads(config: dict) -> int | None:
+    """The job's torch threads; portable numerics fix them (`numerics.PORTABLE_THREADS`)."""
+    mode = _choice("numerics", config["numerics"], numerics.MODES)
+    if mode != numerics.active():
+        raise ConfigError(f"numerics={mode} is not the mode this process started in "
+                          f"({numerics.active()}); it must be set before torch starts: pass "
+                          f"numerics={mode} on run.py's command line or set MFH_NUMERICS={mode}")
+    threads = config["threads"]
+    if mode == "portable":
+        if threads not in (None, numerics.PORTABLE_THREADS):
+            raise ConfigError(f"threads={threads!r} is not allowed with numerics=portable; "
+                              f"it runs {numerics.PORTABLE_THREADS} threads")
+        return numerics.PORTABLE_THREADS
+    return None if threads is None else _int("threads", threads, 1)
 
 
 def _hashing(config: dict) -> HashingSpec:

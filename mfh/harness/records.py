@@ -20,7 +20,8 @@ from mfh.harness.signature import NON_RESULT_KEYS, signature
 
 SCHEMA = 1
 PACKAGES = ("torch", "torchvision", "numpy", "hydra-core", "omegaconf", "wandb", "mlxtend",
-            "scikit-image")
+            "scikit-image", "scipy", "filelock", "hydra-joblib-launcher",
+            "hydra-submitit-launcher", "submitit")
 __all__ = ["NON_RESULT_KEYS", "SCHEMA", "CorruptRecord", "iter_records", "provenance",
            "read_record", "record_path", "set_aside", "signature", "write_record"]
 
@@ -107,4 +108,37 @@ def provenance() -> dict:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
+        **machine(),
     }
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), e.g. "AMD EPYC 7B13"; the platform's otherwise."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    """What makes float results depend on the machine: the CPU model, the SIMD level ATen
+    dispatches to, the BLAS, torch's thread count, the numerics mode and the kernels' flags."""
+    import torch
+
+    from mfh import numerics
+    from mfh.method import kernels
+
+    config = torch.__config__.show()
+    blas = next((part.split("=", 1)[1] for line in config.splitlines()
+                 for part in line.replace(",", " ").split() if part.startswith("BLAS_INFO=")),
+                None)
+    mkl = next((line.strip(" -") for line in config.splitlines() if "Math Kernel Library" in line),
+               None)
+    return {"cpu_model": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "blas": blas, "mkl": mkl, "threads": torch.get_num_threads(),
+            "numerics": numerics.active(), "kernel_backend": kernels.backend(),
+            "kernel_flags": " ".join(kernels.flags()),
+            "pinned_env": {k: os.environ.get(k) for k in numerics.PORTABLE_ENV}}

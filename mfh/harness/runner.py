@@ -151,8 +151,7 @@ def run_job(spec: RunSpec, path: Path, progress: str = "") -> str:
     record = {"schema": SCHEMA, "status": "ok", "label": name, "signature": sig,
               "seed": seed, "dataset": spec.data.name, "config": spec.config, "failure": None,
               "compression": compression_of(spec, model, splits),
-              "provenance": {**provenance(), "device": str(device),
-                             "threads": torch.get_num_threads()},
+              "provenance": {**provenance(), "device": str(device)},
               "started": started, "resumed_from_epoch": resume["epoch"] if resume else None}
     c = record["compression"]
     print(f"{progress + ': ' if progress else ''}{name} seed={seed} on {spec.data.name}: "

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 # Top-level keys that never change a result.
 NON_RESULT_KEYS = ("seed", "logger", "results_dir", "data_dir", "download", "device", "hydra",
-                   "checkpoint", "threads", "lock_wait", "test_eval")
+                   "checkpoint", "threads", "numerics", "lock_wait", "test_eval")
 # Keys that change a result only when set: at this value they are left out, so the records
 # made before the key existed keep their signatures.
 NEUTRAL = {"patience": None}

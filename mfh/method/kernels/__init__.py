@@ -31,8 +31,10 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).resolve().parent / "virtual_kernels.cpp"
-FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno",
-         "-std=c++17", "-shared", "-fPIC"]
+COMMON_FLAGS = ["-O3", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-std=c++17",
+                "-shared", "-fPIC"]
+# The host's instruction set, or, in portable numerics (mfh.numerics), a fixed x86-64 level.
+MARCH = {"native": "-march=native", "portable": "-march=x86-64-v3"}
 ABI_VERSION = 8
 MAX_SLOTS = 16            # U and every width of g (MAX_WIDTH in the C++ source)
 MAX_G_LAYERS = 3          # G4
@@ -55,13 +57,19 @@ def _cpu_signature() -> str:
     return "\n".join(sorted(set(keep)))
 
 
+def flags() -> list[str]:
+    """Compiler flags of the kernels for this process's numerics mode."""
+    portable = os.environ.get("MFH_NUMERICS") == "portable"
+    return [*COMMON_FLAGS, MARCH["portable" if portable else "native"]]
+
+
 def _build(target: Path) -> None:
     """Compile SOURCE into `target` atomically (several processes may build at once)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     compiler = os.environ.get("CXX", "c++")
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         out = Path(tmp) / target.name
-        subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(out)], check=True,
+        subprocess.run([compiler, *flags(), str(SOURCE), "-o", str(out)], check=True,
                        capture_output=True, text=True, timeout=300)
         os.replace(out, target)
 
@@ -69,7 +77,7 @@ def _build(target: Path) -> None:
 @functools.cache
 def library() -> ctypes.CDLL | None:
     """The compiled kernels, building them if needed; None (with a warning) if that fails."""
-    key = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode()
+    key = hashlib.sha256(SOURCE.read_bytes() + " ".join(flags()).encode()
                          + os.environ.get("CXX", "c++").encode()
                          + _cpu_signature().encode()).hexdigest()[:16]
     cache = Path(os.environ.get("MFH_KERNEL_DIR", Path.home() / ".cache" / "mfh" / "kernels"))

@@ -1,0 +1,73 @@
+"""Portable numerics, the machine in provenance, and verifying committed records."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from mfh.harness.config import ConfigError, compose_config, validate
+from mfh.harness.records import provenance
+from mfh.harness.verify import compare, expected
+
+ARGS = ["model=mfh", "numerics=portable", "epochs=2", "train_limit=300", "logger=none",
+        "checkpoint=false"]
+
+
+def run_portable(results, **env) -> dict:
+    subprocess.run([sys.executable, "run.py", *ARGS, f"results_dir={results}"], cwd=ROOT,
+                   env={**os.environ, "WANDB_MODE": "offline", **env}, check=True,
+                   capture_output=True)
+    return json.loads(next(results.glob("runs/*/seed=0.json")).read_text())
+
+
+def test_portable_record_is_the_same_on_a_host_limited_to_avx2(tmp_path):
+    here = run_portable(tmp_path / "here")
+    limited = run_portable(tmp_path / "avx2", MKL_ENABLE_INSTRUCTIONS="AVX2",
+                           ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2")
+    assert here["metrics"] == limited["metrics"]
+    p = here["provenance"]
+    assert (p["numerics"], p["cpu_capability"], p["threads"]) == ("portable", "AVX2", 2)
+    assert p["kernel_flags"].endswith("-march=x86-64-v3")
+
+
+def test_golden_portable_record_reruns_bit_for_bit():
+    """tests/golden/portable_record.json was made in portable mode; on any x86-64 machine
+    with AVX2 the rerun must give it again, every digit."""
+    proc = subprocess.run([sys.executable, "scripts/verify.py",
+                           str(ROOT / "tests" / "golden" / "portable_record.json")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "bit-identical; portable numerics" in proc.stdout
+
+
+def test_portable_mode_must_be_chosen_before_torch_starts():
+    with pytest.raises(ConfigError, match="must be set before torch starts"):
+        validate(compose_config(["numerics=portable"]))
+    with pytest.raises(ConfigError, match="numerics='fast' is not allowed"):
+        validate(compose_config(["numerics=fast"]))
+
+
+def test_provenance_names_the_machine():
+    p = provenance()
+    assert p["cpu_model"] and p["cpu_capability"] in ("DEFAULT", "AVX2", "AVX512", "ZVECTOR")
+    assert p["blas"] and p["threads"] >= 1 and p["numerics"] == "native"
+    assert "-march=native" in p["kernel_flags"]
+
+
+def test_compare_tells_identical_rounding_and_different():
+    def record(losses, valid, test=2.0):
+        return {"status": "ok", "metrics": {"test_error": test, "curves": {
+            "train_loss": losses, "valid_error": valid, "test_error": [test] * len(valid)}},
+            "provenance": {"numerics": "portable"}}
+
+    old = record([1.0, 0.5], [3.0, 2.0])
+    assert compare(old, record([1.0, 0.5], [3.0, 2.0])).status == "bit-identical"
+    near = compare(old, record([1.0, 0.5 * (1 + 1e-7)], [3.0, 2.0]))
+    assert (near.status, near.epoch) == ("rounding", 2)
+    far = compare(old, record([1.0, 0.5], [3.0, 2.5]))
+    assert (far.status, far.epoch) == ("different", 2)
+    assert expected(old) == (True, "portable numerics")
+    assert expected({"provenance": {}})[0] is False
