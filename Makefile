@@ -4,7 +4,7 @@ RESULTS_DIR ?= results
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: setup demo test lint tables table1 sync datasets bench bench-quick verify
+.PHONY: setup demo test lint tables table1 sync runs datasets bench bench-quick verify
 
 setup: .venv/.stamp
 
@@ -26,7 +26,11 @@ test: setup
 
 # Upload the offline W&B runs (results/wandb) from a machine with a network and `wandb login`.
 sync: setup
-	WANDB_MODE=online .venv/bin/wandb sync --sync-all $(RESULTS_DIR)/wandb/wandb
+	WANDB_MODE=online .venv/bin/wandb sync --yes $(RESULTS_DIR)/wandb/wandb/offline-run-*
+
+# Browse the W&B runs on this machine, no network (wandb's terminal viewer).
+runs: setup
+	.venv/bin/wandb leet $(RESULTS_DIR)/wandb/wandb
 
 lint: setup
 	.venv/bin/ruff check .

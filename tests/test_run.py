@@ -8,7 +8,6 @@ from pathlib import Path
 from conftest import ROOT, run_py
 
 from mfh.harness.config import compose_config
-from mfh.harness.records import record_path
 from mfh.harness.runner import run
 
 
@@ -71,15 +70,47 @@ def test_same_seed_same_numbers(tmp_path):
     assert json.loads(path.read_text())["metrics"]["curves"] != results[0]["curves"]
 
 
-def test_wandb_logs_offline_into_results(tmp_path, monkeypatch):
+def read_wandb_run(run_dir: Path) -> tuple[dict, list[dict]]:
+    """(summary view, history rows) of an offline W&B run, read back without a network."""
+    wandb = str(Path(sys.executable).with_name("wandb"))
+    summary = json.loads(subprocess.run([wandb, "leet", "inspect", "--summary", "--json",
+                                         str(run_dir)], capture_output=True, text=True,
+                                        check=True, timeout=120).stdout)
+    records = subprocess.run([wandb, "leet", "inspect", "--json", str(run_dir)],
+                             capture_output=True, text=True, check=True, timeout=120).stdout
+    history = [json.loads(line)["history"]["item"] for line in records.splitlines()
+               if '"type":"history"' in line]
+    return summary, history
+
+
+def test_wandb_runs_read_back_offline_match_their_records(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
-    cfg = compose_config(["model=dense", "epochs=1", "train_limit=100", "logger=wandb",
-                          f"results_dir={tmp_path}"])
-    path, status = run(cfg)
-    config = json.loads(path.read_text())["config"]
-    assert status == "ok" and path == record_path(tmp_path, config, 0)
-    runs = list((tmp_path / "wandb").glob("wandb/offline-run-*"))
-    assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+    base = ["model=dense", "epochs=4", "train_limit=200", "logger=wandb", "checkpoint=false",
+            f"results_dir={tmp_path}"]
+    ok_path, _ = run(compose_config([*base, "optim.lr=1.0"]))   # best epoch 2 of 4
+    failed_path, status = run(compose_config([*base, "optim.lr=1e8"]))
+    assert status == "failed"
+    runs = sorted((tmp_path / "wandb").glob("wandb/offline-run-*"))
+    assert len(runs) == 2
+    for run_dir, path in zip(runs, (ok_path, failed_path), strict=True):
+        record = json.loads(path.read_text())
+        view, history = read_wandb_run(run_dir)
+        assert view["name"] == "dense mnist5k seed=0"
+        assert set(view["tags"]) >= {"dense", "mnist5k", "mlp3"}
+        assert view["config"]["signature"] == record["signature"]
+        assert view["config"]["record"] == str(path)
+        summary = view["summary"]
+        assert summary["status"] == record["status"]
+        if record["status"] == "ok":
+            m = record["metrics"]
+            assert m["best_epoch"] < m["epochs_run"]   # the last row is not the selection
+            for key in ("test_error", "valid_error", "best_epoch", "train_loss"):
+                assert summary[key] == m[key], key
+            assert [row["epoch"] for row in history] == [1, 2, 3, 4]
+            assert view["exit_code"] == 0
+        else:
+            assert view["exit_code"] == 1
+            assert summary["failure_reason"] == record["failure"]["reason"]
 
 
 def test_run_py_help_mentions_overrides():

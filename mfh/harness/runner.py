@@ -159,7 +159,8 @@ def run_job(spec: RunSpec, path: Path, progress: str = "") -> str:
           f"{c['stored_params']:,} stored / {c['virtual_params']:,} virtual parameters "
           f"(ratio {c['ratio']:.4f})" + (f"; resuming after epoch {resume['epoch']}"
                                          if resume else ""))
-    tracker = make_tracker(spec.logger, spec.config, name, sig, seed)
+    tracker = make_tracker(spec.logger, spec.config, name, sig, seed,
+                           {"record": str(path), "compression": record["compression"]})
     logs: list[EpochLog] = []
 
     def on_epoch(log: EpochLog) -> None:
@@ -170,7 +171,7 @@ def run_job(spec: RunSpec, path: Path, progress: str = "") -> str:
               f"test {test}  {log.seconds:.1f}s", flush=True)
         metrics = {"train_loss": log.train_loss, "valid_error": log.valid_error,
                    "test_error": log.test_error, "lr": log.lr, "seconds_per_epoch": log.seconds}
-        tracker.log({k: v for k, v in metrics.items() if v is not None}, step=log.epoch)
+        tracker.log({k: v for k, v in metrics.items() if v is not None}, log.epoch)
 
     if resume:
         for saved in resume["logs"]:
@@ -203,7 +204,10 @@ def run_job(spec: RunSpec, path: Path, progress: str = "") -> str:
     state_path(path).unlink(missing_ok=True)
     summary = {"status": record["status"], **{k: v for k, v in (record["metrics"] or {}).items()
                                               if k != "curves"}}
-    tracker.finish(summary)
+    if record["failure"]:
+        summary.update(failure_epoch=record["failure"]["epoch"],
+                       failure_reason=record["failure"]["reason"])
+    tracker.finish(summary, failed=record["status"] == "failed")
     if record["status"] == "failed":
         failure = record["failure"]
         print(f"FAILED {name} seed={seed} at epoch {failure['epoch']}: "

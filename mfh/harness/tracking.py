@@ -14,44 +14,58 @@ from mfh.harness.specs import LoggerSpec
 
 
 class Tracker(Protocol):
-    def log(self, metrics: dict, step: int) -> None: ...
-    def finish(self, summary: dict) -> None: ...
+    def log(self, metrics: dict, epoch: int) -> None: ...
+    def finish(self, summary: dict, failed: bool) -> None: ...
 
 
 class NullTracker:
     """Tracks nothing (`logger=none`)."""
 
-    def log(self, metrics: dict, step: int) -> None:
+    def log(self, metrics: dict, epoch: int) -> None:
         pass
 
-    def finish(self, summary: dict) -> None:
+    def finish(self, summary: dict, failed: bool) -> None:
         pass
 
 
 class WandbTracker:
-    """One W&B run per (configuration, seed), grouped by configuration signature."""
+    """One W&B run per (configuration, seed), grouped by configuration signature.
 
-    def __init__(self, logger: LoggerSpec, config: dict, label: str, group: str,
-                 seed: int) -> None:
+    Named `<label> <dataset> seed=<s>`, tagged with the label, dataset, architecture and
+    model, `job_type` "train". Every epoch is one history row stepped by `epoch` and committed
+    at once, so the summary written at the end is exactly the record's selected metrics (with
+    a held row, `finish` would overwrite it with the last epoch's). A failed run finishes with
+    exit code 1 and its reason in the summary.
+    """
+
+    def __init__(self, logger: LoggerSpec, config: dict, label: str, signature: str,
+                 seed: int, extra: dict) -> None:
         import wandb
 
         os.environ.setdefault("WANDB_SILENT", "true")
         Path(logger.dir).mkdir(parents=True, exist_ok=True)
-        self.run = wandb.init(project=logger.project, mode=logger.mode, dir=logger.dir,
-                              config=config, group=f"{label} [{group}]", job_type=label,
-                              name=f"{label} seed={seed}", tags=[label], reinit="create_new")
+        dataset, arch = config["dataset"]["name"], config["arch"]["name"]
+        self.run = wandb.init(
+            project=logger.project, mode=logger.mode, dir=logger.dir,
+            config={**config, "label": label, "signature": signature, **extra},
+            group=f"{label} [{signature}]", job_type="train",
+            name=f"{label} {dataset} seed={seed}",
+            tags=[label, dataset, arch, config["model"]["name"]], reinit="create_new")
+        self.run.define_metric("epoch")
+        self.run.define_metric("*", step_metric="epoch")
 
-    def log(self, metrics: dict, step: int) -> None:
-        self.run.log(metrics, step=step)
+    def log(self, metrics: dict, epoch: int) -> None:
+        self.run.log({"epoch": epoch, **metrics})
 
-    def finish(self, summary: dict) -> None:
+    def finish(self, summary: dict, failed: bool) -> None:
         self.run.summary.update(summary)
-        self.run.finish()
+        self.run.finish(exit_code=1 if failed else 0)
 
 
-def make_tracker(logger: LoggerSpec, config: dict, label: str, group: str,
-                 seed: int) -> Tracker:
-    """The tracker chosen by `logger.name`."""
+def make_tracker(logger: LoggerSpec, config: dict, label: str, signature: str, seed: int,
+                 extra: dict) -> Tracker:
+    """The tracker chosen by `logger.name`; `extra` goes into the run's config (the record's
+    path, the compression accounting)."""
     if logger.name == "wandb":
-        return WandbTracker(logger, config, label, group, seed)
+        return WandbTracker(logger, config, label, signature, seed, extra)
     return NullTracker()
