@@ -4,7 +4,7 @@ RESULTS_DIR ?= results
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: setup demo test lint tables table1 sync runs datasets bench bench-quick verify
+.PHONY: setup demo test lint tables table1 report sync runs datasets bench bench-quick verify
 
 setup: .venv/.stamp
 
@@ -43,6 +43,10 @@ tables: setup
 # Pass-through, e.g. `make table1 LOGGER=none DEVICE=cuda`.
 table1: setup
 	$(PY) scripts/table1.py --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER)) $(if $(DEVICE),device=$(DEVICE))
+
+# The review notebook (notebooks/review.py) executed on the results: results/report.html.
+report: setup
+	$(PY) scripts/report.py --results-dir $(RESULTS_DIR)
 
 # One sheet of sample images per available dataset: results/figures/datasets_<name>.png
 # (builds and caches the generated sets under data/cache; skips sets whose files are absent).
