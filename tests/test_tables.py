@@ -15,12 +15,13 @@ from mfh.harness import sweep
 from mfh.harness.config import compose_config, model_specs, to_dict
 from mfh.harness.records import iter_records, record_path, signature, write_record
 from mfh.report.tables import (
+    Cell,
     LabelCollision,
     NoRecords,
     Row,
     Table,
+    aggregate,
     best_cells,
-    cell,
     generic_table,
     label_order,
     layout_caption,
@@ -78,11 +79,16 @@ def results(tmp_path: Path) -> Path:
 
 
 def test_cell_mean_standard_error_and_n():
-    c = cell([1.0, 2.0, 4.0])
+    def entries(errors):
+        return [("U4-G3", "d", {"status": "ok", "metrics": {"test_error": e}}) for e in errors]
+
+    c = aggregate(entries([1.0, 2.0, 4.0]))[0][("U4-G3", "d")]
     assert c.mean == pytest.approx(7 / 3)
     assert c.se == pytest.approx(math.sqrt(7) / 3)  # stdev (ddof=1) sqrt(7/3), over sqrt(3)
     assert c.n == 3
-    assert cell([2.5]).se is None
+    assert aggregate(entries([2.5]))[0][("U4-G3", "d")].se is None
+    mixed = entries([1.0]) + [("U4-G3", "d", {"status": "failed", "metrics": None})]
+    assert aggregate(mixed)[1] == {("U4-G3", "d"): 1}
 
 
 def test_generic_table_aggregates_ok_records_and_counts_failed(results):
@@ -126,7 +132,8 @@ def test_bold_is_per_column(tmp_path):
 
 def test_bold_ties_compare_displayed_values():
     table = Table([Row("a"), Row("b"), Row("c")], ["d"],
-                  {("a", "d"): cell([1.001]), ("b", "d"): cell([0.998]), ("c", "d"): cell([2.0])})
+                  {("a", "d"): Cell(1.001, None, 1), ("b", "d"): Cell(0.998, None, 1),
+                   ("c", "d"): Cell(2.0, None, 1)})
     assert best_cells(table) == {("a", "d"), ("b", "d")}
 
 

@@ -1,6 +1,7 @@
 """Tables from result records: mean ± standard error over seeds, in Markdown, CSV and LaTeX.
 
-A table has one row per configuration label and one column per dataset. A cell aggregates the
+A table has one row per configuration label and one column per dataset. A cell aggregates (a
+pandas DataFrame grouped by label and dataset) the
 `metrics.test_error` (percent) of the `ok` records of that label and dataset: mean, standard
 error (sample standard deviation with ddof=1, divided by sqrt(n)) and n. With n = 1 there is no
 standard error: the cell shows "mean (1)" and the CSV's `se` is empty. Failed records carry no
@@ -27,11 +28,11 @@ import csv
 import io
 import math
 import statistics
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from mfh.harness.config import compose_config, validate
@@ -129,23 +130,27 @@ class RowConfig:
 # ----------------------------------------------------------------------------- aggregation
 
 
-def cell(errors: list[float]) -> Cell:
-    """Mean, standard error (ddof=1; None for a single value) and n of `errors`."""
-    n = len(errors)
-    se = statistics.stdev(errors) / math.sqrt(n) if n > 1 else None
-    return Cell(statistics.fmean(errors), se, n)
+def _standard_error(errors: pd.Series) -> float:
+    """stdev (ddof=1) / sqrt(n), NaN for one value. `statistics` sums exactly; pandas' own
+    mean and sem differ from it in the last bit, which would change table.csv's digits."""
+    return statistics.stdev(errors) / math.sqrt(len(errors)) if len(errors) > 1 else math.nan
 
 
 def aggregate(entries: Iterable[Entry]) -> tuple[dict[Key, Cell], dict[Key, int]]:
-    """Cells of the `ok` records and counts of the failed ones, keyed (label, dataset)."""
-    errors: dict[Key, list[float]] = defaultdict(list)
-    failed: dict[Key, int] = defaultdict(int)
-    for row_label, dataset, record in entries:
-        if record["status"] == "ok":
-            errors[(row_label, dataset)].append(float(record["metrics"]["test_error"]))
-        else:
-            failed[(row_label, dataset)] += 1
-    return {k: cell(v) for k, v in errors.items()}, dict(failed)
+    """Cells of the `ok` records and counts of the failed ones, keyed (label, dataset):
+    a DataFrame of (label, dataset, status, test error) grouped by (label, dataset)."""
+    frame = pd.DataFrame(
+        [(label, dataset, r["status"],
+          float(r["metrics"]["test_error"]) if r["status"] == "ok" else math.nan)
+         for label, dataset, r in entries],
+        columns=["label", "dataset", "status", "test_error"])
+    ok = frame[frame["status"] == "ok"]
+    stats = ok.groupby(["label", "dataset"], sort=False)["test_error"].agg(
+        mean=statistics.fmean, se=_standard_error, n="count")
+    cells = {key: Cell(row["mean"], None if row["n"] < 2 else row["se"], int(row["n"]))
+             for key, row in stats.iterrows()}
+    failed = frame[frame["status"] != "ok"].groupby(["label", "dataset"], sort=False).size()
+    return cells, {key: int(n) for key, n in failed.items()}
 
 
 def _flatten(config: dict, prefix: str = "") -> dict[str, object]:
@@ -212,25 +217,26 @@ def label_order(row_label: str) -> tuple:
     return (3, row_label)
 
 
-def _lookup(config: dict, dotted: str) -> object:
-    """The value of a dotted key in a nested config, or KeyError."""
-    value: object = config
-    for part in dotted.split("."):
-        if not isinstance(value, dict):
-            raise KeyError(dotted)
-        value = value[part]
-    return value
-
-
 def select(records: Iterable[dict], where: dict[str, object]) -> list[dict]:
-    """Records whose config has every dotted key of `where` at the given value."""
-    def matches(config: dict) -> bool:
-        try:
-            return all(_lookup(config, k) == v for k, v in where.items())
-        except KeyError:
-            return False
+    """Records whose config has every dotted key of `where` at the given value: the configs
+    flattened to dotted columns (`pandas.json_normalize`), one mask per condition."""
+    records = list(records)
+    if not records or not where:
+        return records
+    configs = pd.json_normalize([r["config"] for r in records])
+    mask = pd.Series(True, index=configs.index)
+    for key, value in where.items():
+        column = configs[key] if key in configs else pd.Series(None, index=configs.index)
+        mask &= column.map(lambda v, value=value: _same(v, value))
+    return [r for r, keep in zip(records, mask, strict=True) if keep]
 
-    return [r for r in records if matches(r["config"])]
+
+def _same(cell: object, value: object) -> bool:
+    """Whether a config value equals a --where value (lists compare as lists; a missing key
+    or null is NaN or None in the frame)."""
+    if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+        return value is None
+    return cell == value
 
 
 def _require_values(cells: dict[Key, Cell], failed: dict[Key, int], where: str) -> None:
