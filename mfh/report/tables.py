@@ -1,9 +1,9 @@
 """Tables from result records: mean ± standard error over seeds, in Markdown, CSV and LaTeX.
 
-A table has one row per configuration label and one column per dataset. A cell aggregates (a
-pandas DataFrame grouped by label and dataset) the
-`metrics.test_error` (percent) of the `ok` records of that label and dataset: mean, standard
-error (sample standard deviation with ddof=1, divided by sqrt(n)) and n. With n = 1 there is no
+A table has one row per configuration label and one column per dataset. A cell aggregates
+the `metrics.test_error` (percent) of the `ok` records of that label and dataset (a pandas
+DataFrame grouped by label and dataset): mean, standard error (sample standard deviation with
+ddof=1, divided by sqrt(n)) and n. With n = 1 there is no
 standard error: the cell shows "mean (1)" and the CSV's `se` is empty. Failed records carry no
 value; they are counted and listed under the table.
 
