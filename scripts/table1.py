@@ -1,16 +1,16 @@
-"""Run the sweeps of a table layout (default: the paper's Table 1), then render the table.
+"""Run the sweep of a table layout (default: the paper's Table 1), then render the table.
 
     python scripts/table1.py [--layout experiments/table1.yaml] [--results-dir results]
                              [--out DIR] [--dry-run] [logger=none device=cuda ...]
 
-For each distinct configuration of the layout (rows sharing one are run once) and each dataset,
-runs `python run.py -m <common> <row overrides> dataset=<d> seed=<seeds> results_dir=<dir>`
-exactly as a user would; run.py skips the runs whose record exists, so re-running resumes.
+Runs one `python run.py -m` over every distinct configuration of the layout (rows sharing one
+are run once), dataset and seed (mfh.harness.sweep), so any launcher sees the whole grid;
+run.py skips the runs whose record exists, so re-running resumes.
 Trailing overrides are passed to every run and may only set keys that do not change a result
 (logger, device, data_dir, download, hydra/...). Then writes <out>/<layout name>.{md,csv,tex}
 and the figures <results-dir>/figures/<layout name>.png (mean ± SE per row) and
 <layout name>_curves.png (validation error per epoch).
-Exits 1 if a sweep exited non-zero (after running the others) or the table cannot be made.
+Exits 1 if the sweep exited non-zero or the table cannot be made.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's mfh and conf/
 
-from mfh.harness.sweep import ROOT, check_pass_through, run_sweeps, sweep_commands  # noqa: E402
+from mfh.harness.sweep import ROOT, check_pass_through, run_sweeps, sweep_command  # noqa: E402
 from mfh.report.claims import errors_by_seed, evaluate, unknown_labels, write_claims  # noqa: E402
 from mfh.report.plots import plot_curves, plot_table  # noqa: E402
 from mfh.report.tables import (  # noqa: E402
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_pass_through(args.overrides)
         layout = load_layout(args.layout)
-        commands = sweep_commands(layout, results_dir, args.overrides)
+        commands = [sweep_command(layout, results_dir, args.overrides)]
     except ValueError as e:
         print(f"table1: {e}", file=sys.stderr)
         return 1

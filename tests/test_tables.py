@@ -269,18 +269,34 @@ def test_tables_cli_exits_1_on_collision_and_without_records(tmp_path, capsys):
     assert tables.main(args) == 0  # --where selects one configuration
 
 
-def test_table1_sweeps_each_configuration_once(tmp_path):
+def test_table1_is_one_sweep_over_each_configuration_once(tmp_path):
     layout = load_layout(ROOT / "experiments" / "table1.yaml")
-    commands = sweep.sweep_commands(layout, tmp_path, ["logger=none"])
-    assert len(commands) == 11
-    progress, argv = commands[0]
-    assert progress == "row 1/11: U4-G3 on mnist5k (layout rows (0) (1.3) (2.2))"
-    assert argv[1:3] == ["run.py", "-m"]
-    assert argv[3:] == [*layout.common, "model=mfh", "hashes=4", "model.g_layers=3",
-                        "dataset=mnist5k", "seed=0,1,2,3,4", f"results_dir={tmp_path}",
-                        "logger=none"]
-    assert argv[3:5] == ["arch=mlp3", "compression=0.125"]
-    assert sum("U4-G3 " in p for p, _ in commands) == 1
+    progress, argv = sweep.sweep_command(layout, tmp_path, ["logger=none"])
+    assert progress == "table1: 11 configurations x 1 datasets x 5 seeds = 55 jobs"
+    folder = tmp_path / "hydra" / "layouts" / "table1"
+    assert argv[1:5] == ["run.py", "-m", f"hydra.searchpath=[file://{folder}]",
+                         "+row=" + ",".join(f"r{k}" for k in range(1, 12))]
+    assert argv[5:] == [*layout.common, "dataset=mnist5k", "seed=0,1,2,3,4",
+                        f"results_dir={tmp_path}", "logger=none"]
+    first = (folder / "row" / "r1.yaml").read_text()
+    assert first.startswith("# @package _global_\n# (0) (1.3) (2.2)\n")
+    assert "override /model: mfh" in first and "g_layers: 3" in first
+
+
+def test_a_layout_sweep_writes_the_records_its_rows_name(tmp_path):
+    """Row configs compose the configurations of their overrides: same signatures."""
+    layout_file = tmp_path / "tiny.yaml"
+    layout_file.write_text(
+        "caption: tiny\nseeds: [0, 1]\ndatasets: [mnist5k]\n"
+        "common: [epochs=1, train_limit=100]\nrows:\n"
+        "  - {id: a, overrides: [model=dense]}\n"
+        "  - {id: b, overrides: [model=mfh, hashes=2, model.dual=true]}\n")
+    table1 = load_script("table1")
+    assert table1.main(["--layout", str(layout_file), "--results-dir", str(tmp_path / "r"),
+                        "logger=none", "checkpoint=false"]) == 0
+    table = layout_table(load_layout(layout_file), tmp_path / "r")
+    assert {(row.label, table.cells[(row.label, "mnist5k")].n) for row in table.rows} == {
+        ("dense", 2), ("U2-G3-D", 2)}
 
 
 def test_table1_pass_through_accepts_only_non_result_keys():

@@ -310,8 +310,8 @@ def _values(override: Override) -> list[Any]:
     return [override.value()]
 
 
-def _group_values(override: Override, group: str) -> list[str]:
-    options = group_options(group)
+def _group_values(override: Override, group: str, folders: list[Path]) -> list[str]:
+    options = sorted({p.stem for folder in folders for p in (folder / group).glob("*.yaml")})
     if override.value_type == ValueType.GLOB_CHOICE_SWEEP:
         chosen = override.value().filter(options)
         if not chosen:
@@ -365,19 +365,26 @@ def precheck(argv: list[str]) -> int:
     groups: dict[str, list[str]] = {}
     others: list[Override] = []
     multirun = "-m" in argv or "--multirun" in argv
-    for override in _command_line_overrides(argv):
+    overrides = _command_line_overrides(argv)
+    search = [o for o in overrides if o.key_or_group == "hydra.searchpath"]
+    folders = [CONF_DIR, *(Path(str(p).removeprefix("file://")) for o in search
+                           for p in o.value())]
+    for override in overrides:
         key = override.key_or_group
         if override.is_sweep_override() and not multirun:
             raise ConfigError(f"{override.input_line} is a sweep; run it with -m (--multirun)")
         if key.startswith("hydra"):
             continue
-        if override.type == OverrideType.CHANGE and (CONF_DIR / key).is_dir():
-            groups[key] = _group_values(override, key)
+        if override.type in (OverrideType.CHANGE, OverrideType.ADD) and any(
+                (folder / key).is_dir() for folder in folders):
+            prefix = "+" if override.type == OverrideType.ADD else ""
+            groups[prefix + key] = _group_values(override, key, folders)
         else:
             others.append(override)
     combinations = list(itertools.product(*groups.values()))[:MAX_GROUP_COMBINATIONS]
     for combination in combinations:
-        chosen = [f"{g}={v}" for g, v in zip(groups, combination, strict=True)]
+        chosen = [o.input_line for o in search] + [
+            f"{g}={v}" for g, v in zip(groups, combination, strict=True)]
         base = compose_config(chosen)
         for override in others:
             if override.type != OverrideType.DEL:

@@ -1,8 +1,13 @@
-"""The sweeps of a table layout: one `run.py -m` per distinct configuration and dataset.
+"""The sweep of a table layout: one `run.py -m` over every distinct configuration, dataset
+and seed, so a parallel launcher is never idle between rows.
 
-Each sweep runs exactly as a user would type it (`python run.py -m <common> <row overrides>
-dataset=<d> seed=<seeds> results_dir=<dir>`); run.py skips the runs whose record exists, so
-running a layout again resumes it. Rows that share a configuration are run once.
+Each distinct configuration of the layout becomes a row config, `<results_dir>/hydra/layouts/
+<layout>/row/<k>.yaml` (package _global_: its group overrides as `override /group: option` in
+its defaults, its other overrides as values), and the sweep is
+`python run.py -m hydra.searchpath=[file://<that folder>] +row=r1,...,rN <common>
+dataset=<d1>,... seed=<seeds> results_dir=<dir>`. A row config composes the same configuration
+as its overrides (so the same signature); run.py skips the runs whose record exists, so
+running a layout again resumes it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
+from mfh.harness.config import CONF_DIR
 from mfh.harness.signature import NON_RESULT_KEYS
 from mfh.report.tables import Layout, distinct_configs, resolve_rows
 
@@ -30,21 +38,40 @@ def check_pass_through(overrides: list[str]) -> None:
                              f"{', '.join(PASS_THROUGH_KEYS)} (they do not change a result)")
 
 
-def sweep_commands(layout: Layout, results_dir: Path,
-                   extra: list[str]) -> list[tuple[str, list[str]]]:
-    """(progress line, argv) per distinct configuration and dataset, in layout order."""
+def row_config(overrides: tuple[str, ...]) -> dict:
+    """A row's Hydra overrides as a `# @package _global_` config: group choices in its
+    defaults list, every other `key=value` as a (nested) value."""
+    config: dict = {"defaults": []}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if (CONF_DIR / key).is_dir():
+            config["defaults"].append({f"override /{key}": value})
+            continue
+        *parents, leaf = key.split(".")
+        node = config
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return config
+
+
+def sweep_command(layout: Layout, results_dir: Path,
+                  extra: list[str]) -> tuple[str, list[str]]:
+    """(progress line, argv) of the one sweep of the layout; writes its row configs."""
     groups = distinct_configs(resolve_rows(layout))
-    seeds = ",".join(map(str, layout.seeds))
-    commands = []
-    for i, group in enumerate(groups, 1):
-        first = group[0]
-        ids = " ".join(r.row.id for r in group)
-        for dataset in layout.datasets:
-            argv = [sys.executable, "run.py", "-m", *layout.common, *first.row.overrides,
-                    f"dataset={dataset}", f"seed={seeds}", f"results_dir={results_dir}", *extra]
-            progress = f"row {i}/{len(groups)}: {first.label} on {dataset} (layout rows {ids})"
-            commands.append((progress, argv))
-    return commands
+    folder = results_dir / "hydra" / "layouts" / layout.name
+    for k, group in enumerate(groups, 1):
+        path = folder / "row" / f"r{k}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# @package _global_\n# " + " ".join(r.row.id for r in group) + "\n"
+                        + yaml.safe_dump(row_config(group[0].row.overrides), sort_keys=False))
+    rows = ",".join(f"r{k}" for k in range(1, len(groups) + 1))
+    argv = [sys.executable, "run.py", "-m", f"hydra.searchpath=[file://{folder}]",
+            f"+row={rows}", *layout.common, f"dataset={','.join(layout.datasets)}",
+            f"seed={','.join(map(str, layout.seeds))}", f"results_dir={results_dir}", *extra]
+    jobs = len(groups) * len(layout.datasets) * len(layout.seeds)
+    return f"{layout.name}: {len(groups)} configurations x {len(layout.datasets)} datasets x " \
+           f"{len(layout.seeds)} seeds = {jobs} jobs", argv
 
 
 def run_sweeps(commands: list[tuple[str, list[str]]], dry_run: bool = False) -> list[str]:
