@@ -21,7 +21,7 @@ import torch
 
 from mfh.cost import cases, flops, measure, report
 from mfh.cost.cases import CASES, Case, ModelSpec
-from mfh.harness.records import provenance
+from mfh.harness.records import cpu_model, provenance
 from mfh.method import kernels as native
 
 
@@ -73,7 +73,7 @@ def run(settings: Settings, out_dir: Path, log: Callable[[str], None] | None = N
             "threads": settings.threads,
             "openmp": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")},
             "torch": torch.__version__, "backend": native.backend(), "provenance": provenance(),
-            "machine": platform.machine(), "cpu": _cpu_name(),
+            "machine": platform.machine(), "cpu": cpu_model(),
             "settings": {k: v for k, v in asdict(settings).items()
                          if k not in ("models", "variants")}}
     log(f"backend {meta['backend']}, {settings.threads} threads, load {meta['load_before']}")
@@ -107,16 +107,6 @@ def run(settings: Settings, out_dir: Path, log: Callable[[str], None] | None = N
     meta.update(finished=time.strftime("%Y-%m-%d %H:%M:%S"), load_after=os.getloadavg())
     _write(out_dir, times, flop_rows, memory_rows, meta)
     log(f"wrote {out_dir}")
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def _time_batch(case: Case, modules: dict, backends: dict, batch: int, settings: Settings,
