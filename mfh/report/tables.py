@@ -183,26 +183,34 @@ def check_labels(entries: Iterable[Entry]) -> None:
     """Raise LabelCollision if one label names two configurations.
 
     `entries` are (label, dataset, config). Within a dataset the full signatures must agree;
-    across datasets the signatures without `dataset` must agree.
+    across datasets the signatures without `dataset` must agree. A frame of (label, dataset,
+    signatures) marks every entry that differs from the first of its group; the earliest one
+    is named with the first it differs from.
     """
-    in_column: dict[Key, tuple[str, dict]] = {}
-    across: dict[str, tuple[str, str, dict]] = {}
-    for row_label, dataset, config in entries:
-        full, bare = signature(config), signature(config, drop=("dataset",))
-        first = in_column.setdefault((row_label, dataset), (full, config))
-        if first[0] != full:
-            raise LabelCollision(
-                f"label {row_label!r} names two configurations in column {dataset}: "
-                f"{first[0]} and {full} ({differences(first[1], config)})"
-            )
-        first_dataset, first_bare, first_config = across.setdefault(
-            row_label, (dataset, bare, config))
-        if first_bare != bare:
-            raise LabelCollision(
-                f"label {row_label!r} names two configurations in columns {first_dataset} and "
-                f"{dataset}: {signature(first_config)} and {full} "
-                f"({differences(first_config, config, drop=('dataset',))})"
-            )
+    entries = list(entries)
+    if not entries:
+        return
+    configs = [config for _, _, config in entries]
+    frame = pd.DataFrame([(label, dataset, signature(c), signature(c, drop=("dataset",)))
+                          for label, dataset, c in entries],
+                         columns=["label", "dataset", "full", "bare"])
+    in_column = frame["full"] != frame.groupby(["label", "dataset"])["full"].transform("first")
+    across = frame["bare"] != frame.groupby("label")["bare"].transform("first")
+    bad = frame[in_column | across]
+    if bad.empty:
+        return
+    i = bad.index[0]
+    label, dataset, full = frame.at[i, "label"], frame.at[i, "dataset"], frame.at[i, "full"]
+    if in_column[i]:
+        j = frame[(frame["label"] == label) & (frame["dataset"] == dataset)].index[0]
+        raise LabelCollision(
+            f"label {label!r} names two configurations in column {dataset}: "
+            f"{frame.at[j, 'full']} and {full} ({differences(configs[j], configs[i])})")
+    j = frame[frame["label"] == label].index[0]
+    raise LabelCollision(
+        f"label {label!r} names two configurations in columns {frame.at[j, 'dataset']} and "
+        f"{dataset}: {frame.at[j, 'full']} and {full} "
+        f"({differences(configs[j], configs[i], drop=('dataset',))})")
 
 
 def label_order(row_label: str) -> tuple:
