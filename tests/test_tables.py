@@ -321,3 +321,25 @@ def test_tables_cli_names_every_unreadable_record_and_exits_2(results, tmp_path,
     md = (out / "table.md").read_text()
     assert "Left out unreadable records: " + ", ".join(map(str, broken)) + "." in md
     assert r"Left out unreadable records" in (out / "table.tex").read_text()
+
+
+def test_layout_rows_show_their_paired_difference_to_a_reference(tmp_path):
+    layout_file = tmp_path / "l.yaml"
+    layout_file.write_text(
+        "caption: c\nseeds: [0, 1, 2]\ndatasets: [mnist5k]\ncommon: []\nrows:\n"
+        "  - {id: a, reference: HashedNets, overrides: [model=mfh]}\n"
+        "  - {id: b, overrides: [model=hashednets]}\n"
+        "  - {id: c, reference: U4-G3, overrides: [model=mfh]}\n")
+    for seed, (u4, hn) in enumerate([(1.0, 2.0), (1.5, 2.0), (2.0, 3.5)]):
+        put(tmp_path, MFH, seed, u4)
+        put(tmp_path, ["model=hashednets"], seed, hn)
+    table = layout_table(load_layout(layout_file), tmp_path)
+    cell = table.paired[("a", "mnist5k")]
+    assert (cell.reference, cell.n, cell.mean) == ("HashedNets", 3, pytest.approx(-1.0))
+    assert cell.se == pytest.approx(math.sqrt(0.25 / 3))   # differences -1, -0.5, -1.5
+    md = to_markdown(table)
+    assert "| mnist5k paired difference |" in md.splitlines()[2]
+    assert "| -1.00 ± 0.29 vs HashedNets, p " in md and "| reference |" in md
+    header = to_csv(table).splitlines()[0]
+    assert header.endswith("mnist5k_reference,mnist5k_diff,mnist5k_diff_se,mnist5k_p_holm")
+    assert r"vs HashedNets" in to_latex(table)

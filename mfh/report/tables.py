@@ -39,7 +39,8 @@ from mfh.harness.config import compose_config, validate
 from mfh.harness.records import CorruptRecord, read_record
 from mfh.harness.signature import effective_config, signature
 from mfh.method.specs import parse_label
-from mfh.report.claims import Claim, parse_claims
+from mfh.report.claims import Claim, errors_by_seed, parse_claims
+from mfh.report.stats import holm, paired
 
 Key = tuple[str, str]  # (row label, dataset)
 Entry = tuple[str, str, dict]  # (row label, dataset, record or config)
@@ -70,11 +71,25 @@ class Cell:
 
 @dataclass(frozen=True)
 class Row:
-    """One table row: the label keys its cells; `id` and `text` come from a layout."""
+    """One table row: the label keys its cells; `id`, `text` and `reference` (the label it is
+    compared with, paired by seed) come from a layout."""
 
     label: str
     id: str = ""
     text: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class PairedCell:
+    """A row's paired difference to its reference in one column: (row - reference) test
+    error in points, its paired SE, and the t-test p Holm-adjusted over the column."""
+
+    reference: str
+    mean: float
+    se: float
+    n: int
+    p_holm: float
 
 
 @dataclass
@@ -88,6 +103,7 @@ class Table:
     failed: dict[Key, int] = field(default_factory=dict)
     caption: str = ""
     unreadable: tuple[str, ...] = ()
+    paired: dict[tuple[str, str], PairedCell] = field(default_factory=dict)  # (row id, dataset)
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,7 @@ class LayoutRow:
     id: str
     text: str
     overrides: tuple[str, ...]
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -279,8 +296,8 @@ def load_layout(path: str | Path) -> Layout:
     if missing:
         raise LayoutError(f"{path}: missing keys {', '.join(missing)}")
     try:
-        rows = tuple(LayoutRow(str(r["id"]), str(r.get("text", "")), tuple(r["overrides"]))
-                     for r in data["rows"])
+        rows = tuple(LayoutRow(str(r["id"]), str(r.get("text", "")), tuple(r["overrides"]),
+                               str(r.get("reference", ""))) for r in data["rows"])
     except (KeyError, TypeError) as e:
         raise LayoutError(f"{path}: every row needs an id and a list of overrides") from e
     try:
@@ -353,11 +370,29 @@ def layout_table(layout: Layout, results_dir: str | Path,
     Unreadable records raise CorruptRecord, or are left out and listed when `unreadable` (a
     list, filled here) is given."""
     resolved = resolve_rows(layout)
-    cells, failed = aggregate(layout_entries(layout, resolved, results_dir, unreadable))
+    entries = layout_entries(layout, resolved, results_dir, unreadable)
+    cells, failed = aggregate(entries)
     _require_values(cells, failed, f"for layout {layout.name} under {Path(results_dir) / 'runs'}")
-    rows = [Row(r.label, r.row.id, r.row.text) for r in resolved]
+    rows = [Row(r.label, r.row.id, r.row.text, r.row.reference) for r in resolved]
     return Table(rows, list(layout.datasets), cells, failed, layout_caption(layout),
-                 tuple(map(str, unreadable or ())))
+                 tuple(map(str, unreadable or ())),
+                 paired_cells(rows, layout.datasets, errors_by_seed(entries)))
+
+
+def paired_cells(rows: list[Row], datasets: Iterable[str],
+                 errors: dict[Key, dict[int, float]]) -> dict[tuple[str, str], PairedCell]:
+    """Each row's paired difference to its reference, per column, Holm over the column's
+    comparisons (rows that are their reference, or lack 2 shared seeds, are left out)."""
+    out = {}
+    for dataset in datasets:
+        found = []
+        for row in rows:
+            a, b = errors.get((row.label, dataset), {}), errors.get((row.reference, dataset), {})
+            if row.reference and row.reference != row.label and len(a.keys() & b.keys()) > 1:
+                found.append((row, paired(a, b)))
+        for (row, r), p in zip(found, holm([r.p_t for _, r in found]), strict=True):
+            out[(row.id, dataset)] = PairedCell(row.reference, r.mean, r.se, r.n, p)
+    return out
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -381,6 +416,27 @@ def best_cells(table: Table) -> set[Key]:
             low = min(means.values())
             best |= {k for k, m in means.items() if m == low}
     return best
+
+
+def _has_paired(table: Table) -> bool:
+    return any(r.reference for r in table.rows)
+
+
+def format_paired(table: Table, row: Row, dataset: str, pm: str = "±",
+                  empty: str = "–") -> str:
+    """ "-0.36 ± 0.33 vs HashedNets, p 1.00" (p Holm-adjusted; * when below 0.05),
+    "reference" for a row that is its reference, `empty` otherwise."""
+    if row.reference and row.reference == row.label:
+        return "reference"
+    c = table.paired.get((row.id, dataset))
+    if c is None:
+        return empty if row.reference else ""
+    star = "*" if c.p_holm < 0.05 else ""
+    return f"{c.mean:+.2f} {pm} {c.se:.2f} vs {c.reference}, p {c.p_holm:.2f}{star}"
+
+
+def _paired_names(table: Table) -> list[str]:
+    return [f"{d} paired difference" for d in table.datasets] if _has_paired(table) else []
 
 
 def _row_header_names(table: Table) -> list[str]:
@@ -414,14 +470,16 @@ def to_markdown(table: Table) -> str:
         return "| " + " | ".join(x.replace("|", r"\|") for x in items) + " |"
 
     names = _row_header_names(table)
+    extra = _paired_names(table)
     out = [table.caption, ""] if table.caption else []
-    out += [line(names + table.datasets),
-            "|" + "---|" * len(names) + "---:|" * len(table.datasets)]
+    out += [line(names + table.datasets + extra),
+            "|" + "---|" * len(names) + "---:|" * (len(table.datasets) + len(extra))]
     for row in table.rows:
         values = []
         for d in table.datasets:
             text = format_cell(table.cells.get((row.label, d)))
             values.append(f"**{text}**" if (row.label, d) in best else text)
+        values += [format_paired(table, row, d) for d in table.datasets] if extra else []
         out.append(line(_row_header(table, row) + values))
     if failed_note(table):
         out += ["", failed_note(table)]
@@ -429,17 +487,24 @@ def to_markdown(table: Table) -> str:
 
 
 def to_csv(table: Table) -> str:
-    """CSV: row headers, then `<dataset>_mean`, `_se`, `_n`, `_failed` per dataset; no bold."""
+    """CSV: row headers, then `<dataset>_mean`, `_se`, `_n`, `_failed` per dataset, and with
+    references `_reference`, `_diff`, `_diff_se`, `_p_holm`; no bold."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    columns = ["mean", "se", "n", "failed"]
+    if _has_paired(table):
+        columns += ["reference", "diff", "diff_se", "p_holm"]
     writer.writerow(_row_header_names(table)
-                    + [f"{d}_{x}" for d in table.datasets for x in ("mean", "se", "n", "failed")])
+                    + [f"{d}_{x}" for d in table.datasets for x in columns])
     for row in table.rows:
         values: list[object] = []
         for d in table.datasets:
             c = table.cells.get((row.label, d))
             values += [c.mean if c else "", c.se if c and c.se is not None else "",
                        c.n if c else 0, table.failed.get((row.label, d), 0)]
+            if _has_paired(table):
+                p = table.paired.get((row.id, d))
+                values += [row.reference] + ([p.mean, p.se, p.p_holm] if p else ["", "", ""])
         writer.writerow(_row_header(table, row) + values)
     return buffer.getvalue()
 
@@ -458,16 +523,21 @@ def to_latex(table: Table) -> str:
     """A booktabs `table` environment: caption on top, bold best per column, failed-run note."""
     best = best_cells(table)
     names = _row_header_names(table)
+    extra = _paired_names(table)
     out = [r"\begin{table}[t]", r"\centering"]
     if table.caption:
         out.append(rf"\caption{{{latex_escape(table.caption)}}}")
-    out += [rf"\begin{{tabular}}{{{'l' * len(names)}{'r' * len(table.datasets)}}}", r"\toprule",
-            " & ".join(latex_escape(x) for x in names + table.datasets) + r" \\", r"\midrule"]
+    widths = "r" * (len(table.datasets) + len(extra))
+    out += [rf"\begin{{tabular}}{{{'l' * len(names)}{widths}}}", r"\toprule",
+            " & ".join(latex_escape(x) for x in names + table.datasets + extra) + r" \\",
+            r"\midrule"]
     for row in table.rows:
         values = []
         for d in table.datasets:
             text = format_cell(table.cells.get((row.label, d)), pm=r"$\pm$", empty="--")
             values.append(rf"\textbf{{{text}}}" if (row.label, d) in best else text)
+        values += [latex_escape(format_paired(table, row, d)) for d in table.datasets] \
+            if extra else []
         header = [latex_escape(x) for x in _row_header(table, row)]
         out.append(" & ".join(header + values) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}"]
