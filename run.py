@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from mfh.data import DatasetUnavailable  # noqa: E402
 from mfh.harness.config import ConfigError, precheck  # noqa: E402
+from mfh.harness.records import read_record  # noqa: E402
 from mfh.harness.runner import run  # noqa: E402
 
 
@@ -48,7 +49,8 @@ def sweep_progress() -> str:
     (N and the start come from the environment run.py sets, so launchers' workers see them)."""
     if HydraConfig.get().mode != RunMode.MULTIRUN or "MFH_SWEEP_JOBS" not in os.environ:
         return ""
-    done, total = HydraConfig.get().job.num, int(os.environ["MFH_SWEEP_JOBS"])
+    trials = HydraConfig.get().sweeper.get("n_trials")   # a tuning sweeper proposes its jobs
+    done, total = HydraConfig.get().job.num, trials or int(os.environ["MFH_SWEEP_JOBS"])
     line = f"job {done + 1}/{total}"
     if done:
         elapsed = time.time() - float(os.environ["MFH_SWEEP_START"])
@@ -57,16 +59,21 @@ def sweep_progress() -> str:
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> float | None:
+    """One job; returns its validation error (%) at the best epoch for a tuning sweeper
+    (hydra/sweeper=tune), 100 for a failed run, None for a job running elsewhere."""
     if cfg.threads is None:
         OmegaConf.update(cfg, "threads", launcher_threads())
     try:
-        _, status = run(cfg, sweep_progress())
+        path, status = run(cfg, sweep_progress())
     except (ConfigError, DatasetUnavailable) as err:
         fail(str(err))
     # A failed job of a sweep is recorded and the sweep goes on; a single failed run exits 1.
     if status == "failed" and HydraConfig.get().mode != RunMode.MULTIRUN:
         sys.exit(1)
+    if status == "running":
+        return None
+    return read_record(path)["metrics"]["valid_error"] if status == "ok" else 100.0
 
 
 if __name__ == "__main__":
