@@ -335,8 +335,9 @@ def test_layout_rows_show_their_paired_difference_to_a_reference(tmp_path):
         put(tmp_path, ["model=hashednets"], seed, hn)
     table = layout_table(load_layout(layout_file), tmp_path)
     cell = table.paired[("a", "mnist5k")]
-    assert (cell.reference, cell.n, cell.mean) == ("HashedNets", 3, pytest.approx(-1.0))
-    assert cell.se == pytest.approx(math.sqrt(0.25 / 3))   # differences -1, -0.5, -1.5
+    assert (cell.reference, cell.result.n) == ("HashedNets", 3)
+    assert cell.result.mean == pytest.approx(-1.0)
+    assert cell.result.se == pytest.approx(math.sqrt(0.25 / 3))   # differences -1, -0.5, -1.5
     md = to_markdown(table)
     assert "| mnist5k paired difference |" in md.splitlines()[2]
     assert "| -1.00 ± 0.29 vs HashedNets, p " in md and "| reference |" in md

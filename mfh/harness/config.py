@@ -54,9 +54,10 @@ def compose_config(overrides: Iterable[str] = ()) -> DictConfig:
         return compose(config_name="config", overrides=list(overrides))
 
 
-def group_options(group: str) -> list[str]:
-    """Names of the options of one config group, e.g. `group_options("model")`."""
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+def group_options(group: str, folders: Iterable[Path] = (CONF_DIR,)) -> list[str]:
+    """Names of the options of one config group, e.g. `group_options("model")`, in conf/ and
+    any other config folders given (those of `hydra.searchpath`)."""
+    return sorted({p.stem for folder in folders for p in (folder / group).glob("*.yaml")})
 
 
 def to_dict(cfg: DictConfig) -> dict:
@@ -206,9 +207,7 @@ def _hashing(config: dict) -> HashingSpec:
         raise ConfigError(f"model={model!r} is unknown; allowed: {', '.join(MODELS)}")
     compression = _number("compression", config["compression"], 0, 1, low_open=True,
                           high_open=False)
-    hashes = config["hashes"]
-    if not isinstance(hashes, int) or isinstance(hashes, bool) or not 1 <= hashes <= MAX_HASHES:
-        raise ConfigError(f"hashes={hashes!r} is not allowed; use an integer in 1..{MAX_HASHES}")
+    hashes = _int("hashes", config["hashes"], 1, MAX_HASHES)
     if model == "dense":
         return HashingSpec(model="dense", hashes=hashes, compression=compression)
     if model == "hashednets" and hashes != 1:
@@ -311,7 +310,7 @@ def _values(override: Override) -> list[Any]:
 
 
 def _group_values(override: Override, group: str, folders: list[Path]) -> list[str]:
-    options = sorted({p.stem for folder in folders for p in (folder / group).glob("*.yaml")})
+    options = group_options(group, folders)
     if override.value_type == ValueType.GLOB_CHOICE_SWEEP:
         chosen = override.value().filter(options)
         if not chosen:

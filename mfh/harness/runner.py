@@ -116,20 +116,23 @@ def run(cfg: DictConfig, progress: str = "") -> tuple[Path, str]:
     job's first line."""
     spec = validate(cfg)
     path = record_path(spec.results_dir, spec.config, spec.seed)
+
+    def skip(why: str) -> None:
+        print(f"{progress + ': ' if progress else ''}skip {spec.label} seed={spec.seed}: {why}")
+
     if existing_ok(path):
-        print(f"{progress + ': ' if progress else ''}skip {spec.label} seed={spec.seed}: "
-              f"record exists at {path}")
+        skip(f"record exists at {path}")
         return path, "ok"
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path.with_suffix(".lock"))
     try:
         lock.acquire(timeout=-1 if spec.lock_wait else 0)
     except Timeout:
-        print(f"skip {spec.label} seed={spec.seed}: running elsewhere (lock {lock.lock_file})")
+        skip(f"running elsewhere (lock {lock.lock_file})")
         return path, "running"
     try:
         if existing_ok(path):   # finished by another process while we waited
-            print(f"skip {spec.label} seed={spec.seed}: record exists at {path}")
+            skip(f"record exists at {path}")
             return path, "ok"
         return path, run_job(spec, path, progress)
     finally:

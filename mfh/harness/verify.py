@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mfh.harness.config import compose_config, to_dict, validate
-from mfh.harness.records import cpu_model, read_record
+from mfh.harness.records import cpu_model, read_record, record_path
 from mfh.harness.runner import run_job
 
 ROUNDING = 1e-5   # relative difference of a training loss that counts as float rounding
@@ -45,8 +45,7 @@ def _merge(base: dict, update: dict) -> dict:
 def rerun_config(record: dict, results_dir: str | Path) -> dict:
     """The record's configuration over today's defaults (keys added since it was made take
     their neutral default), writing to `results_dir`, without logger or checkpoint."""
-    config = _merge(to_dict(compose_config([f"numerics={record_mode(record)}"])),
-                    record["config"])
+    config = _merge(to_dict(compose_config()), record["config"])
     if "test_eval" not in record["config"]:   # made before lazy test evaluation existed
         config["test_eval"] = "every"
     threads = record["provenance"].get("threads")
@@ -62,7 +61,7 @@ def record_mode(record: dict) -> str:
 def rerun(record: dict, results_dir: str | Path) -> dict:
     """Train the record's configuration and seed again; the new record."""
     spec = validate(rerun_config(record, results_dir))
-    path = Path(results_dir) / "runs" / spec.signature / f"seed={spec.seed}.json"
+    path = record_path(spec.results_dir, spec.config, spec.seed)
     run_job(spec, path)
     return read_record(path)
 

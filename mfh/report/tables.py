@@ -40,7 +40,7 @@ from mfh.harness.records import CorruptRecord, read_record
 from mfh.harness.signature import effective_config, signature
 from mfh.method.specs import parse_label
 from mfh.report.claims import Claim, errors_by_seed, parse_claims
-from mfh.report.stats import holm, paired
+from mfh.report.stats import Paired, holm, paired
 
 Key = tuple[str, str]  # (row label, dataset)
 Entry = tuple[str, str, dict]  # (row label, dataset, record or config)
@@ -82,13 +82,11 @@ class Row:
 
 @dataclass(frozen=True)
 class PairedCell:
-    """A row's paired difference to its reference in one column: (row - reference) test
-    error in points, its paired SE, and the t-test p Holm-adjusted over the column."""
+    """A row's paired difference to its reference in one column (`result`: row - reference,
+    in test-error points) and its t-test p Holm-adjusted over the column."""
 
     reference: str
-    mean: float
-    se: float
-    n: int
+    result: Paired
     p_holm: float
 
 
@@ -391,7 +389,7 @@ def paired_cells(rows: list[Row], datasets: Iterable[str],
             if row.reference and row.reference != row.label and len(a.keys() & b.keys()) > 1:
                 found.append((row, paired(a, b)))
         for (row, r), p in zip(found, holm([r.p_t for _, r in found]), strict=True):
-            out[(row.id, dataset)] = PairedCell(row.reference, r.mean, r.se, r.n, p)
+            out[(row.id, dataset)] = PairedCell(row.reference, r, p)
     return out
 
 
@@ -432,7 +430,7 @@ def format_paired(table: Table, row: Row, dataset: str, pm: str = "±",
     if c is None:
         return empty if row.reference else ""
     star = "*" if c.p_holm < 0.05 else ""
-    return f"{c.mean:+.2f} {pm} {c.se:.2f} vs {c.reference}, p {c.p_holm:.2f}{star}"
+    return f"{c.result.mean:+.2f} {pm} {c.result.se:.2f} vs {c.reference}, p {c.p_holm:.2f}{star}"
 
 
 def _paired_names(table: Table) -> list[str]:
@@ -504,7 +502,8 @@ def to_csv(table: Table) -> str:
                        c.n if c else 0, table.failed.get((row.label, d), 0)]
             if _has_paired(table):
                 p = table.paired.get((row.id, d))
-                values += [row.reference] + ([p.mean, p.se, p.p_holm] if p else ["", "", ""])
+                values += [row.reference] + ([p.result.mean, p.result.se, p.p_holm] if p
+                                             else ["", "", ""])
         writer.writerow(_row_header(table, row) + values)
     return buffer.getvalue()
 

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import torch
 
+from mfh import numerics
+
 SOURCE = Path(__file__).resolve().parent / "virtual_kernels.cpp"
 COMMON_FLAGS = ["-O3", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-std=c++17",
                 "-shared", "-fPIC"]
@@ -58,9 +60,8 @@ def _cpu_signature() -> str:
 
 
 def flags() -> list[str]:
-    """Compiler flags of the kernels for this process's numerics mode."""
-    portable = os.environ.get("MFH_NUMERICS") == "portable"
-    return [*COMMON_FLAGS, MARCH["portable" if portable else "native"]]
+    """Compiler flags of the kernels for this process's numerics mode (`mfh.numerics`)."""
+    return [*COMMON_FLAGS, MARCH[numerics.active()]]
 
 
 def _build(target: Path) -> None:
