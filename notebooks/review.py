@@ -40,6 +40,7 @@ from mfh.report.tables import (
     layout_entries,
     layout_table,
     load_layout,
+    ready_columns,
     resolve_rows,
     to_markdown,
 )
@@ -75,10 +76,12 @@ else:
 # ## (2) Repeated runs: Table 1 with mean ± standard error, and the paired comparisons
 
 # %%
-layout = load_layout(layout_file)
+layout, untuned = ready_columns(load_layout(layout_file))
 resolved = resolve_rows(layout)
 table = layout_table(layout, results)
 display(Markdown(to_markdown(table)))
+if untuned:
+    display(Markdown(f"Columns whose recipes are not tuned yet, left out: {', '.join(untuned)}."))
 display(Image(filename=str(plot_table(table, figures / "report_table1.png"))))
 
 # %% [markdown]

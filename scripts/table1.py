@@ -1,11 +1,14 @@
 """Run the sweep of a table layout (default: the paper's Table 1), then render the table.
 
     python scripts/table1.py [--layout experiments/table1.yaml] [--results-dir results]
-                             [--out DIR] [--dry-run] [logger=none device=cuda ...]
+                             [--dataset D ...] [--out DIR] [--dry-run] [logger=none ...]
 
-Runs one `python run.py -m` over every distinct configuration of the layout (rows sharing one
-are run once), dataset and seed (mfh.harness.sweep), so any launcher sees the whole grid;
-run.py skips the runs whose record exists, so re-running resumes.
+For a layout with per-column recipes, first tunes the recipes not yet written (scripts/tune.py,
+trials under <results-dir>/tuning). Then runs one `python run.py -m` over every distinct
+configuration of the layout (rows sharing one are run once), dataset (`--dataset`: only these
+columns) and seed (mfh.harness.sweep), so any launcher sees the whole grid;
+run.py skips the runs whose record exists, so re-running resumes. The table shows the columns
+whose recipes exist.
 Trailing overrides are passed to every run and may only set keys that do not change a result
 (logger, device, data_dir, download, hydra/...). Then writes <out>/<layout name>.{md,csv,tex}
 and the figures <results-dir>/figures/<layout name>.png (mean ± SE per row) and
@@ -21,7 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's mfh and conf/
 
-from mfh.harness.sweep import ROOT, check_pass_through, run_sweeps, sweep_command  # noqa: E402
+from mfh.harness.sweep import (  # noqa: E402
+    ROOT,
+    check_pass_through,
+    run_sweeps,
+    sweep_command,
+    tune_recipes,
+)
 from mfh.report.claims import errors_by_seed, evaluate, unknown_labels, write_claims  # noqa: E402
 from mfh.report.plots import plot_curves, plot_table  # noqa: E402
 from mfh.report.tables import (  # noqa: E402
@@ -29,6 +38,8 @@ from mfh.report.tables import (  # noqa: E402
     layout_entries,
     layout_table,
     load_layout,
+    missing_recipes,
+    ready_columns,
     resolve_rows,
     to_markdown,
     write_tables,
@@ -40,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layout", default=str(ROOT / "experiments" / "table1.yaml"))
     parser.add_argument("--results-dir", default="results")
+    parser.add_argument("--dataset", action="append", default=[],
+                        help="run only this column (repeat for several; default: all)")
     parser.add_argument("--out", help="output folder (default: <results-dir>/tables)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("overrides", nargs="*", help="pass-through overrides, e.g. logger=none")
@@ -48,13 +61,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_pass_through(args.overrides)
         layout = load_layout(args.layout)
-        commands = [sweep_command(layout, results_dir, args.overrides)]
+        datasets = tuple(args.dataset) or layout.datasets
+        failed = tune_recipes(layout, results_dir, args.overrides, datasets,
+                              only_missing=True, dry_run=args.dry_run)
+        if args.dry_run and missing_recipes(layout):
+            print("(the table's sweep follows once these recipes are written)")
+            return 0
+        commands = [sweep_command(layout, results_dir, args.overrides, datasets)]
     except ValueError as e:
         print(f"table1: {e}", file=sys.stderr)
         return 1
-    failed = run_sweeps(commands, args.dry_run)
+    failed += run_sweeps(commands, args.dry_run)
     if args.dry_run:
         return 0
+    layout, untuned = ready_columns(layout)
+    if untuned:
+        print(f"table1: columns without recipes left out: {', '.join(untuned)}")
     try:
         table = layout_table(layout, results_dir)
     except (ValueError, NoRecords) as e:

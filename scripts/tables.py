@@ -1,12 +1,14 @@
 """Render result tables from records: prints Markdown, writes <out>/<name>.md, .csv and .tex.
 
     python scripts/tables.py [--results-dir results] [--out DIR] [--name table]
-                             [--where KEY=VALUE ...] [--caption TEXT]
+                             [--where KEY=VALUE ...] [--per-column KEY ...] [--caption TEXT]
     python scripts/tables.py --layout experiments/table1.yaml [--results-dir results]
 
 Without --layout: one row per label over every record (optionally only those whose config has
-KEY=VALUE, dotted keys, e.g. --where epochs=20 --where arch.name=mlp3). With --layout: the rows
-of a layout file, named after it. Exits 1 with one line on a label collision or without records;
+KEY=VALUE, dotted keys, e.g. --where epochs=20 --where arch.name=mlp3); --per-column KEY lets
+KEY differ between the columns of one label (e.g. `optim`: recipes tuned per dataset). With
+--layout: the rows of a layout file, named after it, over the columns whose recipes exist.
+Exits 1 with one line on a label collision or without records;
 exits 2 naming every unreadable record file, unless --skip-unreadable leaves them out (they are
 then listed under the table).
 """
@@ -28,6 +30,7 @@ from mfh.report.tables import (  # noqa: E402
     generic_table,
     layout_table,
     load_layout,
+    ready_columns,
     select,
     to_markdown,
     write_tables,
@@ -49,13 +52,15 @@ def build(args: argparse.Namespace, unreadable: list[Path]) -> tuple[Table, str]
     """The table the arguments ask for, and its default file name; record files that cannot
     be read are appended to `unreadable` and left out."""
     if args.layout:
-        layout = load_layout(args.layout)
+        layout, untuned = ready_columns(load_layout(args.layout))
+        if untuned:
+            print(f"tables: columns without recipes left out: {', '.join(untuned)}")
         return layout_table(layout, args.results_dir, unreadable), layout.name
     records = select(iter_records(args.results_dir, unreadable), parse_where(args.where))
     if not records:
         raise NoRecords(f"no records under {Path(args.results_dir) / 'runs'}"
                         + (" matching --where" if args.where else ""))
-    return generic_table(records, args.caption, unreadable), "table"
+    return generic_table(records, args.caption, unreadable, args.per_column), "table"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layout", help="layout file, e.g. experiments/table1.yaml")
     parser.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
                         help="keep records whose config has KEY=VALUE (generic table only)")
+    parser.add_argument("--per-column", action="append", default=[], metavar="KEY",
+                        help="a config key that may differ between columns (generic table)")
     parser.add_argument("--caption", default="", help="caption (generic table only)")
     parser.add_argument("--skip-unreadable", action="store_true",
                         help="leave unreadable records out and list them under the table")

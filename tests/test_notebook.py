@@ -10,12 +10,13 @@ from mfh.report.notebook import execute, to_html
 from mfh.report.tables import load_layout
 
 pytest.importorskip("nbclient")
+LAYOUT = ROOT / "experiments" / "table1_fixed_recipe.yaml"   # rows without recipes
 
 
 @pytest.fixture
 def results(tmp_path):
     """Records for every row of Table 1 (3 seeds, made-up errors) and the committed cost CSVs."""
-    layout = load_layout(ROOT / "experiments" / "table1.yaml")
+    layout = load_layout(LAYOUT)
     for k, row in enumerate(layout.rows):
         for seed in range(3):
             put(tmp_path, [*layout.common, *row.overrides], seed, 5.0 + 0.1 * k + 0.3 * seed)
@@ -24,7 +25,7 @@ def results(tmp_path):
 
 
 def test_review_notebook_executes_and_embeds_its_figures(results):
-    nb = execute(results)
+    nb = execute(results, layout_file=str(LAYOUT))
     text = "".join(str(out.get("data", {}).get("text/markdown", ""))
                    for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs)
     assert "| (1.1) | U1-G3 | vary U at G3 |" in text            # Table 1 with its U1 row

@@ -66,20 +66,26 @@ def test_migration_moves_records_and_checkpoints_to_new_signatures(tmp_path):
     assert migrate_signatures(tmp_path) == []
 
 
+ARCHIVE = ROOT / "results" / "archive" / "fixed_recipe"   # Table 1 at one fixed recipe, 20 epochs
+
+
 def test_committed_records_carry_their_current_signatures():
-    for path in sorted((ROOT / "results").glob("runs/*/seed=*.json")):
+    paths = sorted((ROOT / "results").glob("**/runs/*/seed=*.json"))
+    assert len(paths) >= 55
+    for path in paths:
         record = read_record(path)
         assert path.parent.name == record["signature"] == signature(record["config"]), path
 
 
 def test_migrated_results_render_the_committed_tables(tmp_path):
-    shutil.copytree(ROOT / "results" / "runs", tmp_path / "runs")
+    shutil.copytree(ARCHIVE / "runs", tmp_path / "runs")
     assert len(list(iter_records(tmp_path))) == 55
     out = tmp_path / "tables"
     proc = subprocess.run([sys.executable, "scripts/tables.py", "--layout",
-                           "experiments/table1.yaml", "--results-dir", str(tmp_path),
-                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+                           "experiments/table1_fixed_recipe.yaml", "--results-dir",
+                           str(tmp_path), "--out", str(out)], cwd=ROOT, capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stderr
     for suffix in ("md", "csv", "tex"):
-        committed = (ROOT / "results" / "tables" / f"table1.{suffix}").read_text()
-        assert (out / f"table1.{suffix}").read_text() == committed
+        name = f"table1_fixed_recipe.{suffix}"
+        assert (out / name).read_text() == (ARCHIVE / "tables" / name).read_text()

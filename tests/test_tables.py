@@ -227,7 +227,7 @@ def test_layout_with_two_configurations_under_one_label_stops(tmp_path):
 
 
 def test_table1_layout_rows_labels_and_caption():
-    layout = load_layout(ROOT / "experiments" / "table1.yaml")
+    layout = load_layout(ROOT / "experiments" / "table1_fixed_recipe.yaml")
     labels = {r.row.id: r.label for r in resolve_rows(layout)}
     assert labels == {
         "(0)": "U4-G3", "(1.1)": "U1-G3", "(1.2)": "U2-G3", "(1.3)": "U4-G3", "(1.4)": "U8-G3",
@@ -270,10 +270,10 @@ def test_tables_cli_exits_1_on_collision_and_without_records(tmp_path, capsys):
 
 
 def test_table1_is_one_sweep_over_each_configuration_once(tmp_path):
-    layout = load_layout(ROOT / "experiments" / "table1.yaml")
+    layout = load_layout(ROOT / "experiments" / "table1_fixed_recipe.yaml")
     progress, argv = sweep.sweep_command(layout, tmp_path, ["logger=none"])
-    assert progress == "table1: 11 configurations x 1 datasets x 5 seeds = 55 jobs"
-    folder = tmp_path / "hydra" / "layouts" / "table1"
+    assert progress == "table1_fixed_recipe: 11 configurations x 1 datasets x 5 seeds = 55 jobs"
+    folder = tmp_path / "hydra" / "layouts" / "table1_fixed_recipe"
     assert argv[1:5] == ["run.py", "-m", f"hydra.searchpath=[file://{folder}]",
                          "+row=" + ",".join(f"r{k}" for k in range(1, 12))]
     assert argv[5:] == [*layout.common, "dataset=mnist5k", "seed=0,1,2,3,4",

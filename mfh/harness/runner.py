@@ -152,18 +152,19 @@ def run_job(spec: RunSpec, path: Path, progress: str = "") -> str:
     splits = prepare(load_splits(spec.data), spec.train_limit, device)
     model = build_model(spec.arch, spec.hashing, splits.shape, splits.num_classes).to(device)
     record = {"schema": SCHEMA, "status": "ok", "label": name, "signature": sig,
-              "seed": seed, "dataset": spec.data.name, "config": spec.config, "failure": None,
+              "seed": seed, "dataset": spec.data.label, "config": spec.config, "failure": None,
               "compression": compression_of(spec, model, splits),
               "provenance": {**provenance(), "device": str(device)},
               "started": started, "resumed_from_epoch": resume["epoch"] if resume else None}
     c = record["compression"]
-    print(f"{progress + ': ' if progress else ''}{name} seed={seed} on {spec.data.name}: "
+    print(f"{progress + ': ' if progress else ''}{name} seed={seed} on {spec.data.label}: "
           f"{len(splits.train.y)} train, "
           f"{c['stored_params']:,} stored / {c['virtual_params']:,} virtual parameters "
           f"(ratio {c['ratio']:.4f})" + (f"; resuming after epoch {resume['epoch']}"
                                          if resume else ""))
     tracker = make_tracker(spec.logger, spec.config, name, sig, seed,
-                           {"record": str(path), "compression": record["compression"]})
+                           {"record": str(path), "dataset_label": spec.data.label,
+                            "compression": record["compression"]})
     logs: list[EpochLog] = []
 
     def on_epoch(log: EpochLog) -> None:

@@ -49,6 +49,14 @@ class DataSpec:
     data_dir: str = "data"
     download: bool = False
 
+    @property
+    def label(self) -> str:
+        """The dataset as records and tables name it: `name`, or for a variant over a digit
+        source other than the default mnist5k, `<source>_<name>` with the source's `_mnist`
+        dropped (`basic` over `fashion_mnist`: `fashion_basic`)."""
+        base = self.options.get("base", "mnist5k")
+        return self.name if base == "mnist5k" else f"{base.removesuffix('_mnist')}_{self.name}"
+
 
 @dataclass(frozen=True)
 class LoggerSpec:

@@ -7,7 +7,8 @@ its defaults, its other overrides as values), and the sweep is
 `python run.py -m hydra.searchpath=[file://<that folder>] +row=r1,...,rN <common>
 dataset=<d1>,... seed=<seeds> results_dir=<dir>`. A row config composes the same configuration
 as its overrides (so the same signature); run.py skips the runs whose record exists, so
-running a layout again resumes it.
+running a layout again resumes it. A layout with per-column recipes gets one row config per
+(configuration, column), and `tune_recipes` runs the tuning sweeps that write those recipes.
 """
 
 from __future__ import annotations
@@ -15,13 +16,21 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
 
 from mfh.harness.config import CONF_DIR
+from mfh.harness.recipes import best_trial, recipe_path, trials, tune_command, write_recipe
 from mfh.harness.signature import NON_RESULT_KEYS
-from mfh.report.tables import Layout, distinct_configs, resolve_rows
+from mfh.report.tables import (
+    Layout,
+    distinct_configs,
+    layout_families,
+    recipe_name,
+    resolve_rows,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 # Set by the sweep itself: the seeds come from the layout, results_dir from the caller.
@@ -40,10 +49,15 @@ def check_pass_through(overrides: list[str]) -> None:
 
 def row_config(overrides: tuple[str, ...]) -> dict:
     """A row's Hydra overrides as a `# @package _global_` config: group choices in its
-    defaults list, every other `key=value` as a (nested) value."""
+    defaults list (`+group=x`, a group not in the primary defaults, as an added entry before
+    the overrides, which Hydra wants last), every other `key=value` as a (nested) value."""
     config: dict = {"defaults": []}
+    added = []
     for item in overrides:
         key, _, value = item.partition("=")
+        if key.startswith("+") and (CONF_DIR / key[1:]).is_dir():
+            added.append({f"/{key[1:]}": value})
+            continue
         if (CONF_DIR / key).is_dir():
             config["defaults"].append({f"override /{key}": value})
             continue
@@ -52,25 +66,40 @@ def row_config(overrides: tuple[str, ...]) -> dict:
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = yaml.safe_load(value)
+    config["defaults"][:0] = added
     return config
 
 
-def sweep_command(layout: Layout, results_dir: Path,
-                  extra: list[str]) -> tuple[str, list[str]]:
-    """(progress line, argv) of the one sweep of the layout; writes its row configs."""
-    groups = distinct_configs(resolve_rows(layout))
+def sweep_command(layout: Layout, results_dir: Path, extra: list[str],
+                  datasets: tuple[str, ...] = ()) -> tuple[str, list[str]]:
+    """(progress line, argv) of the one sweep of the layout (of its columns `datasets`, all
+    by default); writes its row configs. A layout with recipes gets one row config per
+    (configuration, column), since each column has its own recipe; otherwise the columns are
+    a `dataset=` axis of the sweep."""
+    datasets = datasets or layout.datasets
+    unknown = sorted(set(datasets) - set(layout.datasets))
+    if unknown:
+        raise ValueError(f"layout {layout.name} has no column {', '.join(unknown)}; columns: "
+                         f"{', '.join(layout.datasets)}")
+    groups = distinct_configs(resolve_rows(replace(layout, datasets=datasets)))
     folder = results_dir / "hydra" / "layouts" / layout.name
-    for k, group in enumerate(groups, 1):
+    if layout.recipe:
+        configs = [(g, g[0].overrides[d]) for g in groups for d in datasets]
+        axis = []
+    else:
+        configs = [(g, g[0].row.overrides) for g in groups]
+        axis = [f"dataset={','.join(datasets)}"]
+    for k, (group, overrides) in enumerate(configs, 1):
         path = folder / "row" / f"r{k}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("# @package _global_\n# " + " ".join(r.row.id for r in group) + "\n"
-                        + yaml.safe_dump(row_config(group[0].row.overrides), sort_keys=False))
-    rows = ",".join(f"r{k}" for k in range(1, len(groups) + 1))
+                        + yaml.safe_dump(row_config(overrides), sort_keys=False))
+    rows = ",".join(f"r{k}" for k in range(1, len(configs) + 1))
     argv = [sys.executable, "run.py", "-m", f"hydra.searchpath=[file://{folder}]",
-            f"+row={rows}", *layout.common, f"dataset={','.join(layout.datasets)}",
+            f"+row={rows}", *layout.common, *axis,
             f"seed={','.join(map(str, layout.seeds))}", f"results_dir={results_dir}", *extra]
-    jobs = len(groups) * len(layout.datasets) * len(layout.seeds)
-    return f"{layout.name}: {len(groups)} configurations x {len(layout.datasets)} datasets x " \
+    jobs = len(groups) * len(datasets) * len(layout.seeds)
+    return f"{layout.name}: {len(groups)} configurations x {len(datasets)} datasets x " \
            f"{len(layout.seeds)} seeds = {jobs} jobs", argv
 
 
@@ -84,4 +113,32 @@ def run_sweeps(commands: list[tuple[str, list[str]]], dry_run: bool = False) -> 
             print("  python " + " ".join(command[1:]), flush=True)
         elif subprocess.run(command, cwd=ROOT).returncode != 0:
             failed.append(progress)
+    return failed
+
+
+def tune_recipes(layout: Layout, results_dir: Path, extra: list[str],
+                 datasets: tuple[str, ...], families: tuple[str, ...] = (),
+                 only_missing: bool = False, dry_run: bool = False) -> list[str]:
+    """Tune the recipe of every (column in `datasets`, family; default: the layout's
+    families) and write it (`only_missing`: those without a recipe file); return the progress
+    lines of the tuning sweeps that failed. Trials resume like any run."""
+    failed = []
+    for dataset in datasets:
+        for family in families or layout_families(layout):
+            name = recipe_name(layout, dataset, family)
+            if only_missing and recipe_path(name).exists():
+                continue
+            command = tune_command(family, dataset, layout.common, layout.tuning, results_dir,
+                                   extra)
+            if dry_run:
+                run_sweeps([command], dry_run=True)
+                continue
+            if run_sweeps([command]):
+                failed.append(command[0])
+                continue
+            found = trials(family, dataset, layout.common, layout.tuning, results_dir)
+            path = write_recipe(name, family, found, results_dir)
+            best = best_trial(found)["metrics"]["valid_error"]
+            print(f"wrote {path}: best validation error {best:.2f}% of {len(found)} trials",
+                  flush=True)
     return failed

@@ -44,7 +44,8 @@ class WandbTracker:
 
         os.environ.setdefault("WANDB_SILENT", "true")
         Path(logger.dir).mkdir(parents=True, exist_ok=True)
-        dataset, arch = config["dataset"]["name"], config["arch"]["name"]
+        dataset = extra.get("dataset_label", config["dataset"]["name"])
+        arch = config["arch"]["name"]
         self.run = wandb.init(
             project=logger.project, mode=logger.mode, dir=logger.dir,
             config={**config, "label": label, "signature": signature, **extra},

@@ -9,15 +9,18 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "review.py"
 
 
-def execute(results_dir: str | Path, notebook: Path = NOTEBOOK, timeout: int = 600):
-    """The executed notebook (nbformat), run from the repository root with `results_dir` set
-    in its parameters cell; raises nbclient's CellExecutionError on any cell error."""
+def execute(results_dir: str | Path, notebook: Path = NOTEBOOK, timeout: int = 600,
+            **parameters: str):
+    """The executed notebook (nbformat), run from the repository root with `results_dir` and
+    any other `parameters` (e.g. `layout_file`) set in its parameters cell; raises nbclient's
+    CellExecutionError on any cell error."""
     import jupytext
     from nbclient import NotebookClient
 
     nb = jupytext.read(notebook)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    cell.source += f"\nresults_dir = {str(results_dir)!r}   # injected"
+    for name, value in {"results_dir": str(results_dir), **parameters}.items():
+        cell.source += f"\n{name} = {value!r}   # injected"
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(ROOT)}}).execute()
     return nb

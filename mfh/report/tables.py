@@ -29,13 +29,14 @@ import io
 import math
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
 from mfh.harness.config import compose_config, validate
+from mfh.harness.recipes import Tuning, recipe_path
 from mfh.harness.records import CorruptRecord, read_record
 from mfh.harness.signature import effective_config, signature
 from mfh.method.specs import parse_label
@@ -126,15 +127,20 @@ class Layout:
     common: tuple[str, ...]
     rows: tuple[LayoutRow, ...]
     claims: tuple[Claim, ...] = ()
+    recipe: str = ""                    # e.g. "{dataset}_{model}": +recipe=<that> per column
+    per_column: tuple[str, ...] = ()    # keys that may differ between columns (the recipes)
+    tuning: Tuning = Tuning()
 
 
 @dataclass(frozen=True)
 class RowConfig:
-    """A layout row with its label and its resolved configuration per dataset."""
+    """A layout row with its label, its resolved configuration per dataset and the overrides
+    (the row's, the dataset and its recipe) that compose it on top of the layout's common."""
 
     row: LayoutRow
     label: str
     configs: dict[str, dict]
+    overrides: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def signatures(self) -> tuple[str, ...]:
@@ -194,11 +200,12 @@ def differences(a: dict, b: dict, drop: Iterable[str] = ()) -> str:
     )
 
 
-def check_labels(entries: Iterable[Entry]) -> None:
+def check_labels(entries: Iterable[Entry], per_column: Iterable[str] = ()) -> None:
     """Raise LabelCollision if one label names two configurations.
 
     `entries` are (label, dataset, config). Within a dataset the full signatures must agree;
-    across datasets the signatures without `dataset` must agree. A frame of (label, dataset,
+    across datasets the signatures without `dataset` and the `per_column` keys (e.g. `optim`,
+    when each column has its own tuned recipe) must agree. A frame of (label, dataset,
     signatures) marks every entry that differs from the first of its group; the earliest one
     is named with the first it differs from.
     """
@@ -206,7 +213,8 @@ def check_labels(entries: Iterable[Entry]) -> None:
     if not entries:
         return
     configs = [config for _, _, config in entries]
-    frame = pd.DataFrame([(label, dataset, signature(c), signature(c, drop=("dataset",)))
+    across_drop = ("dataset", *per_column)
+    frame = pd.DataFrame([(label, dataset, signature(c), signature(c, drop=across_drop))
                           for label, dataset, c in entries],
                          columns=["label", "dataset", "full", "bare"])
     in_column = frame["full"] != frame.groupby(["label", "dataset"])["full"].transform("first")
@@ -225,7 +233,7 @@ def check_labels(entries: Iterable[Entry]) -> None:
     raise LabelCollision(
         f"label {label!r} names two configurations in columns {frame.at[j, 'dataset']} and "
         f"{dataset}: {frame.at[j, 'full']} and {full} "
-        f"({differences(configs[j], configs[i], drop=('dataset',))})")
+        f"({differences(configs[j], configs[i], drop=across_drop)})")
 
 
 def label_order(row_label: str) -> tuple:
@@ -268,11 +276,12 @@ def _require_values(cells: dict[Key, Cell], failed: dict[Key, int], where: str) 
 
 
 def generic_table(records: Iterable[dict], caption: str = "",
-                  unreadable: Iterable[Path] = ()) -> Table:
+                  unreadable: Iterable[Path] = (), per_column: Iterable[str] = ()) -> Table:
     """One row per label, one column per dataset, over all `records` given; `unreadable`:
-    record files left out, listed under the table."""
+    record files left out, listed under the table; `per_column`: keys that may differ
+    between columns (`check_labels`)."""
     records = list(records)
-    check_labels((r["label"], r["dataset"], r["config"]) for r in records)
+    check_labels(((r["label"], r["dataset"], r["config"]) for r in records), per_column)
     cells, failed = aggregate((r["label"], r["dataset"], r) for r in records)
     _require_values(cells, failed, "in the records given")
     labels = sorted({r["label"] for r in records}, key=label_order)
@@ -302,31 +311,90 @@ def load_layout(path: str | Path) -> Layout:
         claims = parse_claims(data.get("claims", []))
     except ValueError as e:
         raise LayoutError(f"{path}: {e}") from None
+    try:
+        tuning = Tuning(**data.get("tuning", {}))
+    except TypeError as e:
+        raise LayoutError(f"{path}: tuning: {e}") from None
     return Layout(path.stem, str(data["caption"]).strip(), tuple(int(s) for s in data["seeds"]),
-                  tuple(data["datasets"]), tuple(data["common"]), rows, claims)
+                  tuple(data["datasets"]), tuple(data["common"]), rows, claims,
+                  str(data.get("recipe", "")), tuple(data.get("per_column", ())), tuning)
 
 
 def layout_caption(layout: Layout) -> str:
-    """The caption with {cfg} (composed `common`), {seeds}, {n_seeds}, {datasets} filled in."""
+    """The caption with {cfg} (composed `common`), {seeds}, {n_seeds}, {datasets} and
+    {tuning} filled in."""
     cfg = compose_config(list(layout.common))
     return layout.caption.format(cfg=cfg, seeds=", ".join(map(str, layout.seeds)),
-                                 n_seeds=len(layout.seeds), datasets=", ".join(layout.datasets))
+                                 n_seeds=len(layout.seeds), datasets=", ".join(layout.datasets),
+                                 tuning=layout.tuning)
+
+
+class MissingRecipe(LayoutError):
+    """A layout column whose tuned recipe has not been written yet."""
+
+    def __init__(self, layout: Layout, dataset: str, family: str, name: str) -> None:
+        super().__init__(f"layout {layout.name}: no recipe {recipe_path(name)} for model={family} "
+                         f"on {dataset}; `python scripts/tune.py --layout <layout> --dataset "
+                         f"{dataset}` tunes it (make table1 does it first)")
+        self.dataset, self.family, self.name = dataset, family, name
+
+
+def recipe_name(layout: Layout, dataset: str, family: str) -> str:
+    """The recipe of a (column, model family), from the layout's `recipe` template."""
+    return layout.recipe.format(dataset=dataset, model=family)
+
+
+def layout_families(layout: Layout) -> list[str]:
+    """The model families (`model.name`) of the layout's rows, in order of first appearance."""
+    families = [compose_config([*layout.common, *row.overrides]).model.name
+                for row in layout.rows]
+    return list(dict.fromkeys(families))
+
+
+def missing_recipes(layout: Layout) -> list[MissingRecipe]:
+    """Each (column, family) of a layout with `recipe` whose recipe file does not exist."""
+    if not layout.recipe:
+        return []
+    return [MissingRecipe(layout, d, f, recipe_name(layout, d, f))
+            for d in layout.datasets for f in layout_families(layout)
+            if not recipe_path(recipe_name(layout, d, f)).exists()]
+
+
+def ready_columns(layout: Layout) -> tuple[Layout, list[str]]:
+    """The layout without its columns that miss a recipe, and those columns."""
+    untuned = sorted({m.dataset for m in missing_recipes(layout)})
+    kept = tuple(d for d in layout.datasets if d not in untuned)
+    return replace(layout, datasets=kept), untuned
+
+
+def _row_overrides(layout: Layout, row: LayoutRow, dataset: str) -> tuple[str, ...]:
+    """The row's overrides on `dataset`, with the column's recipe when the layout has one."""
+    overrides = (*row.overrides, f"dataset={dataset}")
+    if not layout.recipe:
+        return overrides
+    family = compose_config([*layout.common, *overrides]).model.name
+    name = recipe_name(layout, dataset, family)
+    if not recipe_path(name).exists():
+        raise MissingRecipe(layout, dataset, family, name)
+    return (*overrides, f"+recipe={name}")
 
 
 def resolve_rows(layout: Layout) -> list[RowConfig]:
-    """Compose, validate and label every row per dataset; raise LabelCollision on a clash."""
+    """Compose, validate and label every row per dataset; raise LabelCollision on a clash
+    and MissingRecipe for a column whose recipe is not written."""
     resolved = []
     for row in layout.rows:
-        configs, labels = {}, set()
+        configs, overrides, labels = {}, {}, set()
         for dataset in layout.datasets:
-            spec = validate(compose_config([*layout.common, *row.overrides,
-                                            f"dataset={dataset}"]))
+            overrides[dataset] = _row_overrides(layout, row, dataset)
+            spec = validate(compose_config([*layout.common, *overrides[dataset]]))
             configs[dataset] = spec.config
             labels.add(spec.label)
         if len(labels) != 1:
             raise LayoutError(f"row {row.id} has different labels per dataset: {sorted(labels)}")
-        resolved.append(RowConfig(row, labels.pop(), configs))
-    check_labels((r.label, d, c) for r in resolved for d, c in r.configs.items())
+        resolved.append(RowConfig(row, labels.pop(), configs, overrides))
+    check_labels(((r.label, d, c) for r in resolved for d, c in r.configs.items()),
+                 layout.per_column)
     return resolved
 
 

@@ -1,0 +1,147 @@
+"""Tuned recipes: the recipe config group, the choice of the best trial, layouts with one
+recipe per column, and `make table1` tuning the recipes it misses before its sweep."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from test_tables import load_script
+
+from mfh.harness import recipes, sweep
+from mfh.harness.config import compose_config, model_specs, to_dict
+from mfh.harness.recipes import Tuning, best_trial, recipe_path, trials, write_recipe
+from mfh.harness.records import record_path, signature, write_record
+from mfh.report.tables import (
+    LabelCollision,
+    MissingRecipe,
+    layout_table,
+    load_layout,
+    ready_columns,
+    resolve_rows,
+)
+
+COMMON = ("arch=mlp3", "epochs=1", "train_limit=200")
+
+
+@pytest.fixture
+def prefix():
+    """A unique recipe-name prefix; its files in conf/recipe/ are removed afterwards."""
+    name = f"pytest{uuid.uuid4().hex[:8]}"
+    yield name
+    for path in recipes.RECIPE_DIR.glob(f"{name}_*.yaml"):
+        path.unlink()
+
+
+def write_trial(results: Path, overrides: list[str], seed: int, valid: float,
+                started: str) -> dict:
+    """A finished trial record under <results>/tuning; returns its config."""
+    cfg = compose_config(overrides)
+    config = to_dict(cfg)
+    write_record(record_path(results / "tuning", config, seed), {
+        "schema": 1, "status": "ok", "label": model_specs(cfg)[1].label,
+        "signature": signature(config), "seed": seed, "dataset": "mnist5k", "config": config,
+        "started": started, "failure": None,
+        "metrics": {"valid_error": valid, "test_error": 0.0, "best_epoch": 1}})
+    return config
+
+
+def test_a_recipe_sets_its_values_and_the_command_line_still_wins(prefix):
+    recipe_path(f"{prefix}_x").write_text("# @package _global_\noptim:\n  lr: 0.0123\n"
+                                          "  momentum: 0.5\n")
+    cfg = compose_config(["model=mfh", f"+recipe={prefix}_x"])
+    assert (cfg.optim.lr, cfg.optim.momentum, cfg.optim.g_lr) == (0.0123, 0.5, 1.0e-3)
+    assert compose_config(["model=mfh", f"+recipe={prefix}_x", "optim.lr=0.5"]).optim.lr == 0.5
+
+
+def test_the_recipe_is_the_trial_of_lowest_validation_error(tmp_path, prefix):
+    tuning = Tuning(seed=100, n_trials=4)
+    base = ["+experiment=tune_hashednets", *COMMON, "dataset=mnist5k", "seed=100"]
+    trial = {}
+    for k, (lr, valid) in enumerate([(0.1, 9.0), (0.02, 4.0), (0.05, 4.0), (0.3, 7.0)]):
+        trial[lr] = write_trial(tmp_path, [*base, f"optim.lr={lr}", "optim.momentum=0.5"],
+                                100, valid, f"2026-12-02T00:00:0{k}")
+    # not trials of this problem: another seed, another budget, another family
+    write_trial(tmp_path, [*base[:-1], "seed=0", "optim.lr=0.2"], 0, 1.0, "2026")
+    write_trial(tmp_path, [*base, "epochs=2", "optim.lr=0.2"], 100, 1.0, "2026")
+    write_trial(tmp_path, ["+experiment=tune_dense", *base[1:], "optim.lr=0.2"], 100, 1.0, "2026")
+    found = trials("hashednets", "mnist5k", COMMON, tuning, tmp_path)
+    assert [r["config"]["optim"]["lr"] for r in found] == [0.1, 0.02, 0.05, 0.3]
+    assert best_trial(found)["config"] == trial[0.02]   # 0.02 and 0.05 tie: the earlier one
+    path = write_recipe(f"{prefix}_mnist5k_hashednets", "hashednets", found, tmp_path)
+    text = path.read_text()
+    assert text.startswith("# @package _global_\n") and "Best of 4 trials" in text
+    assert yaml.safe_load(text) == {"optim": {"lr": 0.02, "momentum": 0.5}}
+    again = to_dict(compose_config([*base, f"+recipe={prefix}_mnist5k_hashednets"]))
+    assert signature(again) == signature(trial[0.02])
+
+
+def recipe_layout(path: Path, prefix: str, per_column: str = "[optim]") -> Path:
+    path.write_text(
+        "caption: c\nseeds: [0, 1]\ndatasets: [mnist5k, fashion_basic]\n"
+        f"common: [{', '.join(COMMON)}]\nrecipe: '{prefix}_{{dataset}}_{{model}}'\n"
+        f"per_column: {per_column}\ntuning: {{seed: 100, n_trials: 2, n_startup_trials: 1}}\n"
+        "rows:\n  - {id: a, reference: HashedNets, overrides: [model=mfh, hashes=2]}\n"
+        "  - {id: b, overrides: [model=hashednets]}\n")
+    return path
+
+
+def write_recipes(prefix: str, datasets=("mnist5k", "fashion_basic")) -> None:
+    for k, dataset in enumerate(datasets):
+        for family in ("mfh", "hashednets"):
+            recipe_path(f"{prefix}_{dataset}_{family}").write_text(
+                f"# @package _global_\noptim:\n  lr: 0.0{k + 1}\n")
+
+
+def test_a_layout_gives_each_column_its_recipe(tmp_path, prefix):
+    layout = load_layout(recipe_layout(tmp_path / "l.yaml", prefix))
+    with pytest.raises(MissingRecipe, match=r"scripts/tune.py .*--dataset mnist5k"):
+        resolve_rows(layout)
+    write_recipes(prefix, ["mnist5k"])
+    assert ready_columns(layout)[1] == ["fashion_basic"]
+    write_recipes(prefix)
+    rows = resolve_rows(layout)
+    assert [r.configs["mnist5k"]["optim"]["lr"] for r in rows] == [0.01, 0.01]
+    assert [r.configs["fashion_basic"]["optim"]["lr"] for r in rows] == [0.02, 0.02]
+    assert rows[0].overrides["fashion_basic"][-1] == f"+recipe={prefix}_fashion_basic_mfh"
+    strict = load_layout(recipe_layout(tmp_path / "s.yaml", prefix, per_column="[]"))
+    with pytest.raises(LabelCollision, match=r"columns .*optim\.lr: 0\.01 vs 0\.02"):
+        resolve_rows(strict)
+
+
+def test_a_recipe_layout_sweeps_one_row_config_per_configuration_and_column(tmp_path, prefix):
+    write_recipes(prefix)
+    layout = load_layout(recipe_layout(tmp_path / "l.yaml", prefix))
+    progress, argv = sweep.sweep_command(layout, tmp_path, [], ("fashion_basic",))
+    assert progress == "l: 2 configurations x 1 datasets x 2 seeds = 4 jobs"
+    assert "+row=r1,r2" in argv and not any(a.startswith("dataset=") for a in argv)
+    folder = tmp_path / "hydra" / "layouts" / "l"
+    expected = [r.configs["fashion_basic"] for r in resolve_rows(layout)]
+    for k, config in enumerate(expected, 1):
+        row = compose_config([f"hydra.searchpath=[file://{folder}]", f"+row=r{k}", *COMMON])
+        assert signature(to_dict(row)) == signature(config)
+    with pytest.raises(ValueError, match="no column cifar10"):
+        sweep.sweep_command(layout, tmp_path, [], ("cifar10",))
+
+
+def test_table1_tunes_the_recipes_it_misses_then_runs_the_table(tmp_path, prefix, capsys):
+    layout_file = recipe_layout(tmp_path / "l.yaml", prefix)
+    table1 = load_script("table1")
+    args = ["--layout", str(layout_file), "--results-dir", str(tmp_path / "r"),
+            "--dataset", "mnist5k", "logger=none", "checkpoint=false"]
+    assert table1.main(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("tuning model=") == 2 and "columns without recipes left out: fashion_basic" \
+        in out
+    written = {f: recipe_path(f"{prefix}_mnist5k_{f}").read_text() for f in ("mfh", "hashednets")}
+    assert all("Best of 2 trials (seed 100" in text for text in written.values())
+    table = layout_table(ready_columns(load_layout(layout_file))[0], tmp_path / "r")
+    assert table.datasets == ["mnist5k"]
+    assert {table.cells[(r.label, "mnist5k")].n for r in table.rows} == {2}
+    tune = load_script("tune")   # tuning again resumes its trials: the same recipe
+    assert tune.main(["--layout", str(layout_file), "--dataset", "mnist5k", "--family", "mfh",
+                      "--results-dir", str(tmp_path / "r"), "logger=none",
+                      "checkpoint=false"]) == 0
+    assert recipe_path(f"{prefix}_mnist5k_mfh").read_text() == written["mfh"]
