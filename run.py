@@ -65,7 +65,7 @@ def main(cfg: DictConfig) -> float | None:
     if cfg.threads is None:
         OmegaConf.update(cfg, "threads", launcher_threads())
     try:
-        path, status = run(cfg, sweep_progress())
+        path, status = run(cfg, sweep_progress(), list(HydraConfig.get().overrides.task))
     except (ConfigError, DatasetUnavailable) as err:
         fail(str(err))
     # A failed job of a sweep is recorded and the sweep goes on; a single failed run exits 1.

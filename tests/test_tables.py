@@ -105,6 +105,9 @@ def test_label_order_dense_hashednets_then_u_g_dual():
     labels = ["U16-G3", "U4-G3-D", "U4-G3", "HashedNets", "U2-G3", "U4-G2", "dense", "U1-G3"]
     assert sorted(labels, key=label_order) == [
         "dense", "HashedNets", "U1-G3", "U2-G3", "U4-G2", "U4-G3", "U4-G3-D", "U16-G3"]
+    baselines = ["HashedNets+DK", "RER", "U4-G3", "NN+DK", "HashedNets", "LRD", "NN", "dense"]
+    assert sorted(baselines, key=label_order) == [
+        "dense", "NN", "NN+DK", "LRD", "RER", "HashedNets", "HashedNets+DK", "U4-G3"]
 
 
 def test_markdown_cells_bold_best_and_failed_note(results):

@@ -26,7 +26,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from mfh import numerics
 from mfh.harness.signature import signature
-from mfh.harness.specs import ArchSpec, DataSpec, LoggerSpec, OptimSpec, RunSpec
+from mfh.harness.specs import ArchSpec, DataSpec, DistillSpec, LoggerSpec, OptimSpec, RunSpec
 from mfh.method.specs import (
     G_LAYERS,
     G_SCOPES,
@@ -181,7 +181,18 @@ def _validate(config: dict) -> RunSpec:
         threads=_threads(config),
         lock_wait=_bool("lock_wait", config["lock_wait"]),
         patience=None if config["patience"] is None else _int("patience", config["patience"], 1),
-        test_eval=_choice("test_eval", config["test_eval"], ("best", "every")))
+        test_eval=_choice("test_eval", config["test_eval"], ("best", "every")),
+        distill=_distill(config.get("distill"), hashing))
+
+
+def _distill(distill: dict | None, hashing: HashingSpec) -> DistillSpec | None:
+    if distill is None:
+        return None
+    if hashing.model == "dense":
+        raise ConfigError("distill is for a compressed student; model=dense is the teacher")
+    return DistillSpec(
+        temperature=_number("distill.temperature", distill["temperature"], 0, low_open=True),
+        weight=_number("distill.weight", distill["weight"], 0, 1))
 
 
 def _threads(config: dict) -> int | None:
@@ -210,6 +221,11 @@ def _hashing(config: dict) -> HashingSpec:
     hashes = _int("hashes", config["hashes"], 1, MAX_HASHES)
     if model == "dense":
         return HashingSpec(model="dense", hashes=hashes, compression=compression)
+    if model in ("equal_nn", "lrd"):
+        return HashingSpec(model=model, hashes=1, compression=compression)
+    if model == "rer":
+        return HashingSpec(model=model, hashes=1, compression=compression,
+                           hash_seed=_int("model.hash_seed", m["hash_seed"], 0, 2**32 - 5))
     if model == "hashednets" and hashes != 1:
         raise ConfigError(f"hashes={hashes} is not allowed with model=hashednets (only 1); "
                           "use model=mfh for several hashes")

@@ -31,6 +31,7 @@ from mfh.harness.records import (
     write_record,
 )
 from mfh.harness.specs import RunSpec
+from mfh.harness.teacher import load_teacher
 from mfh.harness.tracking import make_tracker
 from mfh.harness.train import Diverged, EpochLog, State, TrainResult, train
 
@@ -110,10 +111,12 @@ def load_state(path: Path) -> State | None:
         return None
 
 
-def run(cfg: DictConfig, progress: str = "") -> tuple[Path, str]:
+def run(cfg: DictConfig, progress: str = "",
+        overrides: list[str] | None = None) -> tuple[Path, str]:
     """Run one (configuration, seed) job; return its record's path and status (ok | failed |
     running: another process holds the job's lock). `progress` ("job 3/8, ...") prefixes the
-    job's first line."""
+    job's first line; `overrides` (the job's command line) go into the command a missing
+    dark-knowledge teacher is told to be trained with (TeacherMissing)."""
     spec = validate(cfg)
     path = record_path(spec.results_dir, spec.config, spec.seed)
 
@@ -134,12 +137,13 @@ def run(cfg: DictConfig, progress: str = "") -> tuple[Path, str]:
         if existing_ok(path):   # finished by another process while we waited
             skip(f"record exists at {path}")
             return path, "ok"
-        return path, run_job(spec, path, progress)
+        return path, run_job(spec, path, progress, overrides or [])
     finally:
         lock.release()
 
 
-def run_job(spec: RunSpec, path: Path, progress: str = "") -> str:
+def run_job(spec: RunSpec, path: Path, progress: str = "",
+            overrides: list[str] | None = None) -> str:
     """Train `spec` (from its saved state, if any), write its record at `path`; its status."""
     name, sig, seed = spec.label, spec.signature, spec.seed
     if spec.threads is not None:
@@ -150,12 +154,15 @@ def run_job(spec: RunSpec, path: Path, progress: str = "") -> str:
     torch.use_deterministic_algorithms(True)
     device = torch.device(spec.device)
     splits = prepare(load_splits(spec.data), spec.train_limit, device)
+    teacher, about = (load_teacher(spec, splits.train, overrides or []) if spec.distill
+                      else (None, None))
     model = build_model(spec.arch, spec.hashing, splits.shape, splits.num_classes).to(device)
     record = {"schema": SCHEMA, "status": "ok", "label": name, "signature": sig,
               "seed": seed, "dataset": spec.data.label, "config": spec.config, "failure": None,
               "compression": compression_of(spec, model, splits),
               "provenance": {**provenance(), "device": str(device)},
-              "started": started, "resumed_from_epoch": resume["epoch"] if resume else None}
+              "started": started, "resumed_from_epoch": resume["epoch"] if resume else None,
+              **({"teacher": about} if about else {})}
     c = record["compression"]
     print(f"{progress + ': ' if progress else ''}{name} seed={seed} on {spec.data.label}: "
           f"{len(splits.train.y)} train, "
@@ -186,7 +193,8 @@ def run_job(spec: RunSpec, path: Path, progress: str = "") -> str:
 
     try:
         result = train(model, splits.train, splits.valid, splits.test, spec.epochs, spec.optim,
-                       seed, on_epoch, resume, save_state, spec.patience, spec.test_eval)
+                       seed, on_epoch, resume, save_state, spec.patience, spec.test_eval,
+                       teacher)
         record["metrics"] = metrics_of(result)
         if spec.checkpoint:
             record["checkpoint"] = write_checkpoint(model, result, spec, splits)

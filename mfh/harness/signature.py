@@ -21,7 +21,7 @@ NON_RESULT_KEYS = ("seed", "logger", "results_dir", "data_dir", "download", "dev
                    "checkpoint", "threads", "numerics", "lock_wait", "test_eval")
 # Keys that change a result only when set: at this value they are left out, so the records
 # made before the key existed keep their signatures.
-NEUTRAL = {"patience": None}
+NEUTRAL = {"patience": None, "distill": None}
 # Dataset keys that say where files are, or whether they are checked, not what they hold.
 NON_RESULT_DATASET_KEYS = ("path", "verify_md5")
 
@@ -33,6 +33,9 @@ def unread_keys(config: dict) -> list[str]:
     g_keys = ["optim.g_optimizer", "optim.g_lr"]
     if name == "dense":
         return ["compression", "hashes", *[f"model.{k}" for k in m if k != "name"], *g_keys]
+    if name in ("equal_nn", "lrd", "rer"):   # they read the compression (rer its seed too)
+        kept = ("name", "hash_seed") if name == "rer" else ("name",)
+        return ["hashes", *[f"model.{k}" for k in m if k not in kept], *g_keys]
     unread = []
     if name == "hashednets":
         unread += ["model.g_bias", "model.g_scope", "model.dual_share", "model.layer_scale"]

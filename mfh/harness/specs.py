@@ -70,6 +70,15 @@ class LoggerSpec:
 
 
 @dataclass(frozen=True)
+class DistillSpec:
+    """Dark knowledge (Hinton et al. 2015): train on the dense teacher's outputs softened by
+    `temperature`, the soft-target loss weighted `weight` and the labels' 1 - `weight`."""
+
+    temperature: float = 4.0
+    weight: float = 0.9
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """One (configuration, seed) job: everything the runner needs, validated.
 
@@ -78,7 +87,8 @@ class RunSpec:
     (None: torch's default, every core). `lock_wait`: wait for a job another process is
     running instead of skipping it. `patience`: early stopping after that many epochs without
     a validation improvement (None: never). `test_eval`: `best` (the test set only at epochs
-    where the validation error improves) or `every`.
+    where the validation error improves) or `every`. `distill`: dark knowledge from the dense
+    teacher of the same configuration and seed (label suffix `+DK`), or None.
     """
 
     seed: int
@@ -98,7 +108,8 @@ class RunSpec:
     lock_wait: bool = False
     patience: int | None = None
     test_eval: str = "best"
+    distill: DistillSpec | None = None
 
     @property
     def label(self) -> str:
-        return self.hashing.label
+        return self.hashing.label + ("+DK" if self.distill else "")

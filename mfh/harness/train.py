@@ -3,7 +3,8 @@
 Read top to bottom: `train` runs `epochs` passes over the training split, setting both
 optimizers' learning rates to lr / (1 + lr_decay * t) before step t; after each epoch it measures
 validation and test error; the reported test error is the one at the epoch of lowest validation
-error (the first such epoch on ties). A non-finite loss stops training with `Diverged`.
+error (the first such epoch on ties). A non-finite loss stops training with `Diverged`. With a
+`Teacher` (dark knowledge), the loss is `distillation_loss` against its logits.
 """
 
 from __future__ import annotations
@@ -42,6 +43,27 @@ class EpochLog:
     seconds: float
     step_seconds: float
     lr: float
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """Dark knowledge: the teacher's logits on every training example (n, classes), in the
+    training split's order, the temperature T and the soft-target weight."""
+
+    logits: torch.Tensor
+    temperature: float
+    weight: float
+
+
+def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, y: torch.Tensor,
+                      temperature: float, weight: float) -> torch.Tensor:
+    """(1 - weight) CE(logits, y) + weight T^2 KL(softmax(teacher / T) || softmax(logits / T)),
+    averaged over the batch; logits (N, classes), y (N,). T^2 keeps the soft term's gradient
+    on the scale of the hard one (Hinton et al. 2015)."""
+    t = temperature
+    soft = F.kl_div(F.log_softmax(logits / t, dim=1), F.log_softmax(teacher_logits / t, dim=1),
+                    reduction="batchmean", log_target=True)
+    return (1 - weight) * F.cross_entropy(logits, y) + weight * t * t * soft
 
 
 @dataclass
@@ -138,14 +160,16 @@ def train(model: nn.Module, train_split: Split, valid: Split, test: Split, epoch
           on_epoch: Callable[[EpochLog], None] = lambda log: None,
           resume: State | None = None,
           save_state: Callable[[State], None] | None = None,
-          patience: int | None = None, test_eval: str = "every") -> TrainResult:
+          patience: int | None = None, test_eval: str = "every",
+          teacher: Teacher | None = None) -> TrainResult:
     """Train `model` in place and return the per-epoch logs; `on_epoch` sees each log.
 
     `save_state` receives the training state after every epoch (before `on_epoch`); `resume`,
     such a state, continues from the epoch after it, with the numbers an uninterrupted run has.
     `patience`: stop once the validation error has not improved for that many epochs (None:
     run all `epochs`). `test_eval="best"` measures the test error only at epochs where the
-    validation error improves, the only ones whose test error can be reported.
+    validation error improves, the only ones whose test error can be reported. `teacher`:
+    train on `distillation_loss` against its logits instead of the cross-entropy alone.
     """
     optimizers = make_optimizers(model, optim)
     order = torch.Generator().manual_seed(seed)
@@ -163,7 +187,9 @@ def train(model: nn.Module, train_split: Split, valid: Split, test: Split, epoch
         total, steps = 0.0, 0
         for batch in torch.randperm(n, generator=order).split(optim.batch_size):
             set_decayed_lr(optimizers, optim.lr_decay, step)
-            loss = F.cross_entropy(model(train_split.x[batch]), train_split.y[batch])
+            logits, y = model(train_split.x[batch]), train_split.y[batch]
+            loss = (F.cross_entropy(logits, y) if teacher is None else distillation_loss(
+                logits, teacher.logits[batch], y, teacher.temperature, teacher.weight))
             value = loss.item()   # the one host sync of the step
             if not math.isfinite(value):
                 raise Diverged(epoch, f"training loss is {value} at step {steps + 1}")

@@ -1,8 +1,10 @@
 """A network's weight layers from a `HashingSpec` and the layer shapes.
 
 `weight_layers(hashing, layers)` returns one module per `LayerSpec`, in order: nn.Linear /
-nn.Conv2d for `dense`, HashedLinear / HashedConv2d otherwise, reading from the spaces that
-`plan_budget` sizes. Parameters are created in layer order, so one torch seed gives one model.
+nn.Conv2d for `dense` (and, at its narrower widths, for the equal-size `equal_nn`), the
+low-rank or sparse layers of `lrd` / `rer` (`mfh.method.baselines`), HashedLinear /
+HashedConv2d otherwise, reading from the spaces that `plan_budget` sizes. Parameters are
+created in layer order, so one torch seed gives one model.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 
 from torch import nn
 
+from mfh.method.baselines import baseline_layers, equal_size_layers
 from mfh.method.budget import Budget, LayerSpec, plan_budget
 from mfh.method.layers import HashedConv2d, HashedLinear
 from mfh.method.reconstruction import Reconstruction, g_param_bounds, g_widths
@@ -20,12 +23,22 @@ from mfh.method.virtual import DualHashing, FunctionalWeight, HashedNetsWeight, 
 
 
 def weight_layers(hashing: HashingSpec, layers: list[LayerSpec]) -> list[nn.Module]:
-    """One module per layer spec: dense layers, or hashed layers over one budget."""
+    """One module per layer spec: dense layers, a baseline's, or hashed layers over one
+    budget."""
+    if hashing.model == "equal_nn":
+        return dense_layers(equal_size_layers(layers, hashing.compression))
     if hashing.model == "dense":
-        return [nn.Linear(s.in_features, s.out_features) if s.kind == "linear" else
-                nn.Conv2d(s.in_features, s.out_features, s.kernel, s.stride, s.padding)
-                for s in layers]
+        return dense_layers(layers)
+    if hashing.model in ("lrd", "rer"):
+        return baseline_layers(hashing.model, layers, hashing.compression, hashing.hash_seed)
     return hashed_layers(hashing, layers, plan_budget(layers, hashing))
+
+
+def dense_layers(layers: list[LayerSpec]) -> list[nn.Module]:
+    """nn.Linear / nn.Conv2d of the given shapes."""
+    return [nn.Linear(s.in_features, s.out_features) if s.kind == "linear" else
+            nn.Conv2d(s.in_features, s.out_features, s.kernel, s.stride, s.padding)
+            for s in layers]
 
 
 def hashed_layers(h: HashingSpec, layers: list[LayerSpec], budget: Budget) -> list[nn.Module]:

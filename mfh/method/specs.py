@@ -5,8 +5,9 @@ all of MFH's knobs). It is the method library's whole input besides the layer sh
 harness builds it from a validated config, and a user of the library builds it by hand.
 The enumerations below are the allowed values; the harness's `validate` checks them once.
 
-Labels name configurations in tables: `dense`, `HashedNets`, `U4-G3`, `U4-G3-D`
-(`format_label` / `parse_label`, the only place that grammar is written).
+Labels name configurations in tables: `dense`, `HashedNets`, `U4-G3`, `U4-G3-D`, and the
+baselines `NN`, `LRD`, `RER` (`format_label` / `parse_label`, the only place that grammar is
+written).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MODELS = ("dense", "hashednets", "mfh")
+MODELS = ("dense", "hashednets", "mfh", "equal_nn", "lrd", "rer")
+BASELINE_LABELS = {"equal_nn": "NN", "lrd": "LRD", "rer": "RER"}   # mfh.method.baselines
 SPACES = ("per_layer", "shared")
 G_LAYERS = (1, 2, 3, 4)
 G_SCOPES = ("global", "layer")
@@ -29,8 +31,10 @@ _MFH_LABEL = re.compile(r"U(\d+)-G(\d+)(-D)?")
 class HashingSpec:
     """How the weight layers of a network are stored.
 
-    `model`: dense | hashednets | mfh. `hashes`: U. `compression`: nominal stored / virtual
-    parameters. `space`: one compression space for the network (`shared`) or one per layer.
+    `model`: dense | hashednets | mfh, or a baseline at the same budget: equal_nn | lrd | rer
+    (`mfh.method.baselines`; RER draws its kept connections from `hash_seed`). `hashes`: U.
+    `compression`: nominal stored / virtual parameters. `space`: one compression space for
+    the network (`shared`) or one per layer.
     `g_layers`: depth G of g (1 = identity). `g_scope`: one g (`global`) or one per layer.
     `dual`: -D, g's parameters hashed per weight from a second space w' that gets `dual_share`
     of the hashed budget. `hash_bias`: biases are the last column of the virtual matrix.
@@ -72,16 +76,20 @@ class LabelParts:
 
 
 def format_label(model: str, hashes: int = 1, g_layers: int = 1, dual: bool = False) -> str:
-    """`dense`, `HashedNets`, or `U<hashes>-G<g_layers>` with `-D` for dual-space hashing."""
+    """`dense`, `HashedNets`, a baseline's label (`NN`, `LRD`, `RER`), or
+    `U<hashes>-G<g_layers>` with `-D` for dual-space hashing."""
     if model == "dense":
         return "dense"
+    if model in BASELINE_LABELS:
+        return BASELINE_LABELS[model]
     if model == "hashednets":
         return "HashedNets"
     return f"U{hashes}-G{g_layers}" + ("-D" if dual else "")
 
 
 def parse_label(label: str) -> LabelParts | None:
-    """The parts of an MFH label, or None for `dense`, `HashedNets` and any other text."""
+    """The parts of an MFH label, or None for `dense`, `HashedNets`, the baselines and any
+    other text."""
     match = _MFH_LABEL.fullmatch(label)
     if match is None:
         return None

@@ -13,8 +13,8 @@ not change a result); across columns, the configuration minus `dataset` must agr
 `data_seed` too. Otherwise `LabelCollision` names the label and what differs.
 
 Two kinds of table:
-- the generic table (`generic_table`): every record given, rows ordered dense, HashedNets, then
-  MFH labels by U, G, and -D last;
+- the generic table (`generic_table`): every record given, rows ordered dense, the baselines,
+  HashedNets, then MFH labels by U, G, and -D last (`label_order`);
 - the layout table (`layout_table`): rows from a layout file such as `experiments/table1.yaml`;
   each row's records are those of its composed configuration, so one configuration listed in
   several rows is one set of records and shows one value.
@@ -39,7 +39,7 @@ from mfh.harness.config import compose_config, validate
 from mfh.harness.recipes import Tuning, recipe_path
 from mfh.harness.records import CorruptRecord, read_record
 from mfh.harness.signature import effective_config, signature
-from mfh.method.specs import parse_label
+from mfh.method.specs import BASELINE_LABELS, parse_label
 from mfh.report.claims import Claim, errors_by_seed, parse_claims
 from mfh.report.stats import Paired, holm, paired
 
@@ -237,15 +237,19 @@ def check_labels(entries: Iterable[Entry], per_column: Iterable[str] = ()) -> No
 
 
 def label_order(row_label: str) -> tuple:
-    """Sort key of the generic table: dense, HashedNets, MFH by U, G, -D last, then others."""
-    if row_label == "dense":
-        return (0,)
-    if row_label == "HashedNets":
-        return (1,)
-    parts = parse_label(row_label)
+    """Sort key of the generic table: dense, the baselines NN, LRD, RER, HashedNets, MFH by U,
+    G, -D last, then others; a `+DK` label right after its student."""
+    base, dk = row_label.removesuffix("+DK"), row_label.endswith("+DK")
+    if base == "dense":
+        return (0, dk)
+    if base in BASELINE_LABELS.values():
+        return (1, list(BASELINE_LABELS.values()).index(base), dk)
+    if base == "HashedNets":
+        return (2, dk)
+    parts = parse_label(base)
     if parts is not None:
-        return (2, parts.hashes, parts.g_layers, parts.dual)
-    return (3, row_label)
+        return (3, parts.hashes, parts.g_layers, parts.dual, dk)
+    return (4, row_label)
 
 
 def select(records: Iterable[dict], where: dict[str, object]) -> list[dict]:

@@ -1,0 +1,73 @@
+"""The dense teacher of a dark-knowledge run (`+distill=dk`): found through its record.
+
+The teacher of a student configuration and seed is the run of the same configuration with
+`model=dense` and no distillation, at the same seed, in the same results folder: its record
+names its compressed checkpoint, whose logits on the training split become the soft targets.
+When the record, or its checkpoint, does not exist, `TeacherMissing` says the command that
+trains it (the runner stops with exit code 2).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+
+from mfh.data import Split
+from mfh.harness.checkpoint import load_checkpoint
+from mfh.harness.config import ConfigError
+from mfh.harness.records import CorruptRecord, read_record, record_path
+from mfh.harness.specs import RunSpec
+from mfh.harness.train import Teacher
+
+# What the teacher's command drops: the student's model and distillation, and checkpoint=false
+# (the teacher must save its checkpoint: the default).
+STUDENT_KEYS = ("model", "hashes", "compression", "distill", "checkpoint")
+
+
+class TeacherMissing(ConfigError):
+    """A dark-knowledge run whose dense teacher has not been trained (or lost its checkpoint)."""
+
+
+def teacher_config(config: dict) -> dict:
+    """The student's configuration with the dense model and without distillation."""
+    teacher = copy.deepcopy(config)
+    teacher["model"], teacher["distill"] = {"name": "dense"}, None
+    return teacher
+
+
+def teacher_command(overrides: list[str], seed: int) -> str:
+    """`python run.py ...`: the student's command-line overrides with model=dense instead
+    (and the checkpoint the student reads)."""
+    kept = [o for o in overrides
+            if o.lstrip("+~").split("=")[0].split(".")[0].split("/")[0] not in STUDENT_KEYS
+            and not o.startswith("seed=")]
+    return " ".join(["python run.py model=dense", *kept, f"seed={seed}"])
+
+
+def load_teacher(spec: RunSpec, train: Split, overrides: list[str]) -> tuple[Teacher, dict]:
+    """The soft targets of `spec`'s dense teacher on `train` (its order), and what the record
+    says about the teacher (record path, checkpoint, test error)."""
+    if spec.distill is None:
+        raise ValueError(f"{spec.label} is not a dark-knowledge run")
+    path = record_path(spec.results_dir, teacher_config(spec.config), spec.seed)
+    command = teacher_command(overrides, spec.seed)
+    try:
+        record = read_record(path) if path.exists() else None
+    except CorruptRecord:
+        record = None
+    if record is None or record["status"] != "ok":
+        raise TeacherMissing(f"{spec.label} seed={spec.seed} needs its dense teacher {path}, "
+                             f"which does not exist; train it first: {command}")
+    checkpoint = (record.get("checkpoint") or {}).get("path")
+    if checkpoint is None or not Path(checkpoint).exists():
+        raise TeacherMissing(f"{spec.label} seed={spec.seed}: the dense teacher {path} has no "
+                             f"checkpoint file ({checkpoint}); delete the record and rerun "
+                             f"{command} checkpoint=true")
+    model = load_checkpoint(checkpoint).to(train.x.device)
+    with torch.no_grad():
+        logits = torch.cat([model(train.x[k:k + 1000]) for k in range(0, len(train.y), 1000)])
+    about = {"record": str(path), "checkpoint": checkpoint,
+             "test_error": record["metrics"]["test_error"]}
+    return Teacher(logits, spec.distill.temperature, spec.distill.weight), about
