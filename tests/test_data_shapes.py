@@ -65,6 +65,27 @@ def test_convex_labels_match_a_convex_hull_check(convex: Splits) -> None:
             assert image.sum() >= 19
 
 
+def best_threshold_accuracy(areas: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy of the best rule "label = (area < t)" or "(area >= t)" over all thresholds t."""
+    best = 0.0
+    for t in np.unique(areas):
+        below = (areas < t) == labels.astype(bool)
+        best = max(best, below.mean(), 1 - below.mean())
+    return float(best)
+
+
+def test_convex_pixel_count_carries_no_label_information(tmp_path: Path, convex: Splits) -> None:
+    for part in (convex.train, convex.valid):   # even sizes: the two classes match exactly
+        areas, y = part.x.flatten(1).sum(1).numpy(), part.y.numpy()
+        assert sorted(areas[y == 1]) == sorted(areas[y == 0])
+    # the unmatched generator (Larochelle et al.'s published parameters): area alone is a clue
+    raw = _load("convex", tmp_path, "dataset.match_area=false").train
+    fit = best_threshold_accuracy(raw.x.flatten(1).sum(1).numpy(), raw.y.numpy())
+    matched = best_threshold_accuracy(convex.train.x.flatten(1).sum(1).numpy(),
+                                      convex.train.y.numpy())
+    assert fit > 0.65 and matched < 0.56
+
+
 def test_shapes_are_deterministic_per_data_seed(tmp_path: Path, rect: Splits,
                                                 convex: Splits) -> None:
     for name, s in (("rect", rect), ("convex", convex)):

@@ -31,7 +31,7 @@ def _shapes(spec: DataSpec) -> Splits:
     for part in ("train", "valid", "test"):
         gen, count = rng(spec.data_seed, f"{spec.name}/{part}"), ds[f"{part}_size"]
         x, y = (rectangles(gen, count, ds["min_gap"]) if spec.name == "rect"
-                else convex_sets(gen, count))
+                else convex_sets(gen, count, ds.get("match_area", False)))
         parts.append(to_split(x, y))
     return Splits(spec.name, *parts, num_classes=2)
 

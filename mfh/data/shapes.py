@@ -14,7 +14,9 @@ Convex images: p = 0.195, rejected below 19 pixels. Non-convex images: the union
 convex, i.e. some pixel centre inside the convex hull of the region's centres is not in the
 region (tested with scipy's ConvexHull). In both classes, regions whose pixel centres all lie
 on one line (a 1-pixel-wide line, e.g. along the image border) are rejected like those that
-are too small: they are not 2-D regions.
+are too small: they are not 2-D regions. With `match_area` (the default of conf/dataset/
+convex.yaml), both classes are drawn with the same distribution of white-pixel counts
+(`area_matched`), so that the area alone says nothing about the label.
 """
 
 from __future__ import annotations
@@ -122,10 +124,47 @@ def non_convex_regions(gen: np.random.Generator, count: int) -> np.ndarray:
     return np.stack(out[:count])
 
 
-def convex_sets(gen: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """CONVEX images (count, 28, 28) float32 in {0, 1} and labels (count,) int64 (1 = convex)."""
+def area_matched(gen: np.random.Generator, convex: int, non_convex: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """`convex` convex and `non_convex` non-convex masks whose white-pixel counts have the same
+    distribution: drawn in rounds, and per pixel count only as many of each class kept as the
+    other class has (the first `min(convex, non_convex)` of each are matched count for count;
+    the one extra of an odd total comes from the leftovers of the same round when possible)."""
+    pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    spare: list[np.ndarray] = []
+    need, have = min(convex, non_convex), 0
+    extra = abs(convex - non_convex)
+    while have < need or len(spare) < extra:
+        n = 2 * max(need - have, extra) + 64
+        a = convex_regions(gen, n, CONVEX_P, CONVEX_MIN_PIXELS)
+        b = non_convex_regions(gen, n)
+        area_a, area_b = a.sum(1), b.sum(1)
+        for area in np.intersect1d(area_a, area_b):
+            ia, ib = np.flatnonzero(area_a == area), np.flatnonzero(area_b == area)
+            k = min(len(ia), len(ib))
+            pairs.append((a[ia[:k]], b[ib[:k]]))
+            spare.extend((a if convex > non_convex else b)[
+                (ia if convex > non_convex else ib)[k:]])
+        have = sum(len(x) for x, _ in pairs)
+    order = gen.permutation(have)[:need]
+    kept_a = np.concatenate([x for x, _ in pairs])[order]
+    kept_b = np.concatenate([y for _, y in pairs])[order]
+    more = np.array(spare[:extra]).reshape(extra, SIZE * SIZE)
+    if convex > non_convex:
+        return np.concatenate([kept_a, more]), kept_b
+    return kept_a, np.concatenate([kept_b, more])
+
+
+def convex_sets(gen: np.random.Generator, count: int,
+                match_area: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """CONVEX images (count, 28, 28) float32 in {0, 1} and labels (count,) int64 (1 = convex);
+    `match_area`: both classes with the same distribution of white-pixel counts."""
     labels = balanced_labels(gen, count)
     images = np.empty((count, SIZE * SIZE), np.float32)
-    images[labels == 1] = convex_regions(gen, int(labels.sum()), CONVEX_P, CONVEX_MIN_PIXELS)
-    images[labels == 0] = non_convex_regions(gen, int(count - labels.sum()))
+    ones, zeros = int(labels.sum()), int(count - labels.sum())
+    if match_area:
+        images[labels == 1], images[labels == 0] = area_matched(gen, ones, zeros)
+    else:
+        images[labels == 1] = convex_regions(gen, ones, CONVEX_P, CONVEX_MIN_PIXELS)
+        images[labels == 0] = non_convex_regions(gen, zeros)
     return images.reshape(count, SIZE, SIZE), labels

@@ -30,6 +30,7 @@ from mfh.harness.specs import ArchSpec, DataSpec, DistillSpec, LoggerSpec, Optim
 from mfh.method.specs import (
     G_LAYERS,
     G_SCOPES,
+    HOPS,
     INDEX_MODES,
     LAYER_SCALES,
     MAX_HASHES,
@@ -240,7 +241,12 @@ def _hashing(config: dict) -> HashingSpec:
         hash_bias=_bool("model.hash_bias", m["hash_bias"]),
         hash_seed=_int("model.hash_seed", m["hash_seed"], 0, 2**32 - 5),
         index_mode=_choice("model.index_mode", m["index_mode"], INDEX_MODES),
-        layer_scale=_choice("model.layer_scale", m["layer_scale"], LAYER_SCALES))
+        layer_scale=_choice("model.layer_scale", m["layer_scale"], LAYER_SCALES),
+        hops=_choice("model.hops", m.get("hops", 1), HOPS),
+        hop_ratio=_number("model.hop_ratio", m.get("hop_ratio", 0.5), 0, 1, low_open=True))
+    if spec.hops == 2 and (model == "hashednets" or spec.space != "shared" or spec.dual):
+        raise ConfigError("model.hops=2 makes the shared space virtual: it needs model=mfh with "
+                          "model.space=shared and model.dual=false")
     if model == "hashednets" and (spec.space != "per_layer" or spec.g_layers != 1 or spec.dual):
         raise ConfigError("model=hashednets is one hash, identity g and a per-layer space; "
                           "use model=mfh to change model.space, model.g_layers or model.dual")

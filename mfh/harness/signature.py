@@ -41,6 +41,8 @@ def unread_keys(config: dict) -> list[str]:
         unread += ["model.g_bias", "model.g_scope", "model.dual_share", "model.layer_scale"]
         return unread + g_keys
     dual, g_layers = m.get("dual"), m.get("g_layers")
+    if m.get("hops", 1) == 1:   # one hop: records made before multi-hop keep their signatures
+        unread += ["model.hops", "model.hop_ratio"]
     if not dual:
         unread.append("model.dual_share")
     if m.get("space") == "per_layer":

@@ -48,7 +48,9 @@ class Budget:
     """Sizes of every stored part of a hashed network.
 
     `space_sizes` / `dual_sizes`: one entry for a shared space, one per layer otherwise
-    (`dual_sizes` is empty without -D). `g_params`: parameters of all g networks.
+    (`dual_sizes` is empty without -D). `g_params`: parameters of all g networks (with two
+    hops, the second g's too). `hop_size`: with two hops, the size of the virtual first-hop
+    space the layers hash into (rebuilt from the stored `space_sizes[0]`); 0 otherwise.
     """
 
     virtual: int
@@ -56,6 +58,7 @@ class Budget:
     dual_sizes: tuple[int, ...]
     g_params: int
     bias_params: int
+    hop_size: int = 0
 
     @property
     def stored(self) -> int:
@@ -89,6 +92,7 @@ def plan_budget(specs: list[LayerSpec], hashing: HashingSpec) -> Budget:
     bias_params = 0 if hash_bias else sum(s.out_features for s in specs)
     g_count = g_param_count(g_widths(hashing.hashes, hashing.g_layers), hashing.g_bias)
     g_params = g_count * (len(specs) if hashing.g_scope == "layer" else 1) if hashing.has_g else 0
+    g_params += g_count if hashing.has_g and hashing.hops == 2 else 0   # the second hop's g
     budget = target - bias_params - g_params
     dual_total = round(hashing.dual_share * budget) if dual else 0
     space_total = budget - dual_total
@@ -106,4 +110,5 @@ def plan_budget(specs: list[LayerSpec], hashing: HashingSpec) -> Budget:
         dual_sizes = tuple(split_proportionally(dual_total, hashed)) if dual else ()
     if min(sizes) < 1 or (dual and min(dual_sizes) < 1):
         raise BudgetError(f"compression={compression} leaves a layer with an empty space")
-    return Budget(virtual, sizes, dual_sizes, g_params, bias_params)
+    hop_size = max(1, round(space_total / hashing.hop_ratio)) if hashing.hops == 2 else 0
+    return Budget(virtual, sizes, dual_sizes, g_params, bias_params, hop_size)

@@ -19,7 +19,13 @@ from mfh.method.layers import HashedConv2d, HashedLinear
 from mfh.method.reconstruction import Reconstruction, g_param_bounds, g_widths
 from mfh.method.space import CompressionSpace
 from mfh.method.specs import HashingSpec
-from mfh.method.virtual import DualHashing, FunctionalWeight, HashedNetsWeight, HashPairs
+from mfh.method.virtual import (
+    DualHashing,
+    FunctionalWeight,
+    HashedNetsWeight,
+    HashPairs,
+    VirtualSpace,
+)
 
 
 def weight_layers(hashing: HashingSpec, layers: list[LayerSpec]) -> list[nn.Module]:
@@ -48,6 +54,11 @@ def hashed_layers(h: HashingSpec, layers: list[LayerSpec], budget: Budget) -> li
     widths = g_widths(h.hashes, h.g_layers)
     shared = h.space == "shared"
     space = CompressionSpace(budget.space_sizes[0], 1 / math.sqrt(fan_max)) if shared else None
+    if space is not None and h.hops == 2:   # the layers hash into a virtual first-hop space
+        hop = HashPairs(len(layers), h.hashes, 1, budget.hop_size, space.size, h.hash_seed,
+                        mode=h.index_mode)
+        g2 = Reconstruction(widths, h.g_bias) if h.has_g else None
+        space = VirtualSpace(FunctionalWeight(space, hop, g2))
     dual_space = CompressionSpace(budget.dual_sizes[0], 1.0) if shared and h.dual else None
     global_g = Reconstruction(widths, h.g_bias) if h.has_g and h.g_scope == "global" else None
     modules: list[nn.Module] = []

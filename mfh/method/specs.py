@@ -24,7 +24,8 @@ INDEX_MODES = ("precomputed", "recomputed")
 LAYER_SCALES = ("fan_in", "none")
 MAX_HASHES = 16
 
-_MFH_LABEL = re.compile(r"U(\d+)-G(\d+)(-D)?")
+_MFH_LABEL = re.compile(r"U(\d+)-G(\d+)(-D)?(?:-H(\d+))?")
+HOPS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class HashingSpec:
     of the hashed budget. `hash_bias`: biases are the last column of the virtual matrix.
     `index_mode`: keep the hash codes (`precomputed`) or hash at every call (`recomputed`).
     `layer_scale`: with a shared space, V = sqrt(fan_max / fan_in) * g(...) (`fan_in`) or not.
+    `hops`: 2 makes the shared space itself virtual (FunHashNN's multi-hop space, label -H2):
+    its values are rebuilt by a second g from a stored space `hop_ratio` times its size.
     """
 
     model: str = "mfh"
@@ -55,6 +58,8 @@ class HashingSpec:
     hash_seed: int = 1691
     index_mode: str = "precomputed"
     layer_scale: str = "fan_in"
+    hops: int = 1
+    hop_ratio: float = 0.5
 
     @property
     def has_g(self) -> bool:
@@ -63,28 +68,31 @@ class HashingSpec:
 
     @property
     def label(self) -> str:
-        return format_label(self.model, self.hashes, self.g_layers, self.dual)
+        return format_label(self.model, self.hashes, self.g_layers, self.dual, self.hops)
 
 
 @dataclass(frozen=True)
 class LabelParts:
-    """The parts of an MFH label `U<hashes>-G<g_layers>[-D]`."""
+    """The parts of an MFH label `U<hashes>-G<g_layers>[-D][-H<hops>]`."""
 
     hashes: int
     g_layers: int
     dual: bool
+    hops: int = 1
 
 
-def format_label(model: str, hashes: int = 1, g_layers: int = 1, dual: bool = False) -> str:
+def format_label(model: str, hashes: int = 1, g_layers: int = 1, dual: bool = False,
+                 hops: int = 1) -> str:
     """`dense`, `HashedNets`, a baseline's label (`NN`, `LRD`, `RER`), or
-    `U<hashes>-G<g_layers>` with `-D` for dual-space hashing."""
+    `U<hashes>-G<g_layers>` with `-D` for dual-space hashing and `-H<hops>` for a multi-hop
+    space."""
     if model == "dense":
         return "dense"
     if model in BASELINE_LABELS:
         return BASELINE_LABELS[model]
     if model == "hashednets":
         return "HashedNets"
-    return f"U{hashes}-G{g_layers}" + ("-D" if dual else "")
+    return f"U{hashes}-G{g_layers}" + ("-D" if dual else "") + (f"-H{hops}" if hops > 1 else "")
 
 
 def parse_label(label: str) -> LabelParts | None:
@@ -93,4 +101,5 @@ def parse_label(label: str) -> LabelParts | None:
     match = _MFH_LABEL.fullmatch(label)
     if match is None:
         return None
-    return LabelParts(int(match[1]), int(match[2]), bool(match[3]))
+    return LabelParts(int(match[1]), int(match[2]), bool(match[3]),
+                      int(match[4]) if match[4] else 1)

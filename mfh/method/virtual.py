@@ -108,9 +108,9 @@ def _same_seed(module: HashPairs, incompatible_keys: object) -> None:
                          f"{module.seed_value}, the seed this layer was built with")
 
 
-def gather(space: CompressionSpace, index: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
+def gather(w: torch.Tensor, index: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
     """sign * w[index] for (slots, n) indices; backward is an index_add into w (deterministic)."""
-    return space.w.index_select(0, index.reshape(-1)).view_as(sign) * sign
+    return w.index_select(0, index.reshape(-1)).view_as(sign) * sign
 
 
 class HashedNetsWeight(nn.Module):
@@ -131,7 +131,7 @@ class HashedNetsWeight(nn.Module):
 
     def _reference(self) -> torch.Tensor:
         index, sign = self.hashes()
-        return gather(self.space, index, sign)[0]
+        return gather(self.space.w, index, sign)[0]
 
 
 class DualHashing(NamedTuple):
@@ -166,7 +166,8 @@ class FunctionalWeight(nn.Module):
             self.register_buffer("dual_bounds", bounds.unsqueeze(1), persistent=False)
 
     def forward(self) -> torch.Tensor:
-        v = self._native() if self._native_fits() else self._reference()
+        w = self.space.w   # read once: a multi-hop space (VirtualSpace) rebuilds it on access
+        v = self._native(w) if self._native_fits(w) else self._reference(w)
         return v.view(self.hashes.rows, self.hashes.cols)
 
     def _widths(self) -> tuple[int, ...]:
@@ -174,21 +175,21 @@ class FunctionalWeight(nn.Module):
             return tuple(self.widths)
         return tuple(self.g.widths) if self.g is not None else (self.hashes.slots,)
 
-    def _native_fits(self) -> bool:
+    def _native_fits(self, w: torch.Tensor) -> bool:
         if not native.Plan.fits(self._widths()):
             return False
         w2 = None if self.dual_space is None else self.dual_space.w
         g = [] if self.g is None else [p for layer in self.g.layers
                                         for p in (layer.weight, layer.bias) if p is not None]
-        return native.supports(self.space.w, w2, *g)
+        return native.supports(w, w2, *g)
 
-    def _native(self) -> torch.Tensor:
+    def _native(self, w: torch.Tensor) -> torch.Tensor:
         pairs, dual_pairs = self.hashes, self.dual_hashes
         if dual_pairs is not None:
             plan = native.Plan(pairs.rows * pairs.cols, self._widths(), self.g_bias, self.scale,
                                pairs.kernel_codes(), dual_pairs.kernel_codes(),
                                self.dual_bounds.reshape(-1))
-            return native.virtual_weight(plan, self.space.w, None, self.dual_space.w)
+            return native.virtual_weight(plan, w, None, self.dual_space.w)
         params = None
         bias = False
         if self.g is not None:
@@ -198,12 +199,12 @@ class FunctionalWeight(nn.Module):
                                 for p in (layer.weight, layer.bias) if p is not None])
         plan = native.Plan(pairs.rows * pairs.cols, self._widths(), bias, self.scale,
                            pairs.kernel_codes())
-        return native.virtual_weight(plan, self.space.w, params)
+        return native.virtual_weight(plan, w, params)
 
-    def _reference(self) -> torch.Tensor:
-        z = gather(self.space, *self.hashes())
+    def _reference(self, w: torch.Tensor) -> torch.Tensor:
+        z = gather(w, *self.hashes())
         if self.dual_space is not None:
-            alpha = gather(self.dual_space, *self.dual_hashes()) * self.dual_bounds
+            alpha = gather(self.dual_space.w, *self.dual_hashes()) * self.dual_bounds
             v = per_weight_g(z, alpha, self.widths, self.g_bias)
         elif self.g is not None:
             v = self.g(z)
@@ -212,3 +213,22 @@ class FunctionalWeight(nn.Module):
         if self.scale != 1.0:
             v = v * self.scale
         return v
+
+
+class VirtualSpace(nn.Module):
+    """A multi-hop compression space (FunHashNN, `hops=2`): its `size` values are themselves
+    virtual, w_k = g2(xi_1(k) w2[h_1(k)], ..., xi_U(k) w2[h_U(k)]), rebuilt by `source` (a
+    FunctionalWeight of one row over the stored, smaller space w2, with its own hashes and g2).
+    It reads like a CompressionSpace: `w` (rebuilt at every access) and `size`."""
+
+    def __init__(self, source: FunctionalWeight) -> None:
+        super().__init__()
+        self.source = source
+
+    @property
+    def w(self) -> torch.Tensor:
+        return self.source().view(-1)
+
+    @property
+    def size(self) -> int:
+        return self.source.hashes.cols
