@@ -4,7 +4,8 @@ RESULTS_DIR ?= results
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: setup demo test lint tables table1 report sync runs datasets bench bench-quick verify
+.PHONY: setup demo test lint tables table1 ratio-sweep expansion report sync runs datasets bench \
+	bench-quick verify
 
 setup: .venv/.stamp
 
@@ -43,6 +44,14 @@ tables: setup
 # Pass-through, e.g. `make table1 LOGGER=none DEVICE=cuda`.
 table1: setup
 	$(PY) scripts/table1.py --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER)) $(if $(DEVICE),device=$(DEVICE))
+
+# FunHashNN's error against compression and HashedNets' expansion study (resumable; each about
+# 90 minutes on 2 cores): results/figures/<name>.png and results/tables/<name>.{md,csv}.
+ratio-sweep: setup
+	$(PY) scripts/figure.py --experiment experiments/ratio_sweep.yaml --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER))
+
+expansion: setup
+	$(PY) scripts/figure.py --experiment experiments/expansion.yaml --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER))
 
 # The review notebook (notebooks/review.py) executed on the results: results/report.html.
 report: setup

@@ -67,3 +67,49 @@ def _save(fig: plt.Figure, path: str | Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_grid(stats, kind: str, caption: str, path: str | Path) -> Path:
+    """Test error (%) against x, one panel per (dataset, arch): each model's mean with a ± SE
+    band over seeds; the reference (x empty) as a horizontal line with its band. `stats` is
+    `mfh.report.grid.summary`'s frame; `kind` `ratio` (x: compression, 1 on the left) or
+    `expansion` (x: virtual / stored width)."""
+    panels = list(dict.fromkeys(zip(stats["dataset"], stats["arch"], strict=True)))
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, squeeze=False, figsize=(4.6 * cols, 3.6 * rows + 0.6))
+    colors = dict(zip(dict.fromkeys(stats["model"]), plt.cm.tab10.colors, strict=False))
+    for ax, (dataset, arch) in zip(axes.flat, panels, strict=False):
+        panel = stats[(stats["dataset"] == dataset) & (stats["arch"] == arch)]
+        for model, group in panel.groupby("model", sort=False):
+            se = group["se"].fillna(0).to_numpy()
+            mean = group["mean"].to_numpy()
+            if group["x"].isna().all():
+                ax.axhline(mean[0], color="black", linestyle="--", linewidth=1,
+                           label=f"{model} (n={int(group['n'].iloc[0])})")
+                ax.axhspan(mean[0] - se[0], mean[0] + se[0], color="black", alpha=0.08)
+                continue
+            order = np.argsort(group["x"].to_numpy())
+            x = group["x"].to_numpy()[order]
+            low, high = int(group["n"].min()), int(group["n"].max())
+            ax.plot(x, mean[order], marker="o", markersize=3, color=colors[model],
+                    label=f"{model} (n={low}{'' if low == high else f'-{high}'})")
+            ax.fill_between(x, (mean - se)[order], (mean + se)[order], color=colors[model],
+                            alpha=0.2)
+        ax.set_xscale("log", base=2)
+        xs = sorted(panel["x"].dropna().unique())
+        ax.set_xticks(xs, [(f"1/{round(1 / v)}" if v < 1 else "1") if kind == "ratio"
+                           else f"{v:g}x" for v in xs], fontsize=7)
+        if kind == "ratio":
+            ax.invert_xaxis()
+        ax.set_xlabel("compression ratio (stored / virtual)" if kind == "ratio"
+                      else "expansion (virtual / stored hidden width)")
+        ax.set_ylabel("test error (%), mean ± SE")
+        ax.set_title(f"{dataset}, {arch}", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(caption, fontsize=7, wrap=True)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,198 @@
+"""Figure experiments: test error against one varied quantity, per (dataset, architecture).
+
+An experiment file (`experiments/ratio_sweep.yaml`, `experiments/expansion.yaml`) names the
+seeds, datasets, architectures, the models (label -> overrides), a `reference` model drawn as
+a horizontal line, and the x values of one `kind`:
+- `ratio`: x is the compression ratio; each model runs at `compression=x`; the reference
+  (dense) is trained once per (dataset, architecture, seed), not once per ratio;
+- `expansion`: the stored parameters are fixed at those of the architecture with
+  `base_hidden` units per hidden layer; x is the expansion factor, the virtual hidden width
+  is x * base_hidden and the compression is stored / virtual at that width; the reference is
+  the `base_hidden`-unit dense net itself.
+
+Every (model, architecture, x) is one configuration (a `Point`); `sweep_command` runs them all
+in one `run.py -m` over row configs (as the table layouts do), datasets and seeds, resumable.
+`collect` gathers the records into a DataFrame (dataset, arch, model, x, seed, test_error).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from mfh.harness.config import compose_config, model_specs, to_dict
+from mfh.harness.models import layer_specs
+from mfh.harness.records import CorruptRecord, read_record, record_path
+from mfh.harness.sweep import row_config
+from mfh.report.tables import LayoutError
+
+KINDS = ("ratio", "expansion")
+REQUIRED = ("kind", "caption", "seeds", "datasets", "archs", "x", "models", "reference",
+            "common")
+IMAGE = ((1, 28, 28), 10)   # the input shape and classes the accounting assumes (28 x 28 sets)
+
+
+@dataclass(frozen=True)
+class GridExperiment:
+    """An experiment file: see the module docstring."""
+
+    name: str
+    kind: str
+    caption: str
+    seeds: tuple[int, ...]
+    datasets: tuple[str, ...]
+    archs: tuple[str, ...]
+    x: tuple[float, ...]
+    models: dict[str, tuple[str, ...]]
+    reference: tuple[str, ...]
+    common: tuple[str, ...]
+    base_hidden: int = 50
+    reference_label: str = "dense"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One configuration of the grid: a model (or the reference: x None) on one architecture
+    at one x, as the overrides that compose it (on top of `common`, before the dataset)."""
+
+    model: str
+    arch: str
+    x: float | None
+    overrides: tuple[str, ...]
+
+
+def load_grid(path: str | Path) -> GridExperiment:
+    """Read an experiment file; LayoutError names what is missing or wrong."""
+    path = Path(path)
+    data = yaml.safe_load(path.read_text())
+    missing = [k for k in REQUIRED if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise LayoutError(f"{path}: missing keys {', '.join(missing)}")
+    if data["kind"] not in KINDS:
+        raise LayoutError(f"{path}: kind {data['kind']!r} is not one of {', '.join(KINDS)}")
+    return GridExperiment(
+        path.stem, data["kind"], str(data["caption"]).strip(),
+        tuple(int(s) for s in data["seeds"]), tuple(data["datasets"]), tuple(data["archs"]),
+        tuple(float(x) for x in data["x"]),
+        {str(k): tuple(v) for k, v in data["models"].items()}, tuple(data["reference"]),
+        tuple(data["common"]), int(data.get("base_hidden", 50)),
+        str(data.get("reference_label", "dense")))
+
+
+def _arch(name: str) -> dict:
+    return to_dict(compose_config([f"arch={name}"]))["arch"]
+
+
+def stored_at_base(exp: GridExperiment, arch: str) -> tuple[list[int], int]:
+    """(hidden widths, dense parameter count) of `arch` with `base_hidden` units per layer."""
+    hidden = [exp.base_hidden] * len(_arch(arch)["hidden"])
+    spec, _ = model_specs(compose_config([f"arch={arch}", f"arch.hidden={hidden}"]))
+    return hidden, sum(s.virtual for s in layer_specs(spec, *IMAGE))
+
+
+def points(exp: GridExperiment) -> list[Point]:
+    """Every configuration of the grid, the reference first per architecture."""
+    out = []
+    for arch in exp.archs:
+        if exp.kind == "ratio":
+            out.append(Point(exp.reference_label, arch, None, (*exp.reference, f"arch={arch}")))
+            out += [Point(m, arch, x, (*o, f"arch={arch}", f"compression={x!r}"))
+                    for m, o in exp.models.items() for x in exp.x]
+            continue
+        hidden, stored = stored_at_base(exp, arch)
+        out.append(Point(exp.reference_label, arch, None,
+                         (*exp.reference, f"arch={arch}", f"arch.hidden={hidden}")))
+        for x in exp.x:
+            wide = [round(h * x) for h in hidden]
+            spec, _ = model_specs(compose_config([f"arch={arch}", f"arch.hidden={wide}"]))
+            virtual = sum(s.virtual for s in layer_specs(spec, *IMAGE))
+            out += [Point(m, arch, x, (*o, f"arch={arch}", f"arch.hidden={wide}",
+                                       f"compression={stored / virtual!r}"))
+                    for m, o in exp.models.items()]
+    return out
+
+
+def sweep_command(exp: GridExperiment, results_dir: Path,
+                  extra: list[str]) -> tuple[str, list[str]]:
+    """(progress line, argv) of the one sweep of the grid; writes its row configs."""
+    grid = points(exp)
+    folder = results_dir / "hydra" / "grids" / exp.name
+    for k, point in enumerate(grid, 1):
+        path = folder / "row" / f"r{k}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# @package _global_\n# {point.model} {point.arch} x={point.x}\n"
+                        + yaml.safe_dump(row_config(point.overrides), sort_keys=False))
+    argv = [sys.executable, "run.py", "-m", f"hydra.searchpath=[file://{folder}]",
+            "+row=" + ",".join(f"r{k}" for k in range(1, len(grid) + 1)), *exp.common,
+            f"dataset={','.join(exp.datasets)}", f"seed={','.join(map(str, exp.seeds))}",
+            f"results_dir={results_dir}", *extra]
+    jobs = len(grid) * len(exp.datasets) * len(exp.seeds)
+    return (f"{exp.name}: {len(grid)} configurations x {len(exp.datasets)} datasets x "
+            f"{len(exp.seeds)} seeds = {jobs} jobs"), argv
+
+
+COLUMNS = ["dataset", "arch", "model", "x", "seed", "status", "test_error", "ratio", "stored"]
+
+
+def collect(exp: GridExperiment, results_dir: str | Path,
+            unreadable: list[Path] | None = None) -> pd.DataFrame:
+    """One row per record of the grid found under `results_dir` (COLUMNS; test error in %,
+    the realised ratio and stored parameters from the record). Unreadable records raise
+    CorruptRecord, or are appended to `unreadable` when given."""
+    rows = []
+    for point in points(exp):
+        for dataset in exp.datasets:
+            config = to_dict(compose_config([*exp.common, *point.overrides,
+                                             f"dataset={dataset}"]))
+            for seed in exp.seeds:
+                path = record_path(results_dir, config, seed)
+                if not path.exists():
+                    continue
+                try:
+                    record = read_record(path)
+                except CorruptRecord:
+                    if unreadable is None:
+                        raise
+                    unreadable.append(path)
+                    continue
+                ok = record["status"] == "ok"
+                rows.append((dataset, point.arch, point.model, point.x, seed, record["status"],
+                             record["metrics"]["test_error"] if ok else float("nan"),
+                             record["compression"]["ratio"],
+                             record["compression"]["stored_params"]))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean, SE (ddof 1; NaN for one seed) and n of the ok records per (dataset, arch, model,
+    x), the reference rows with x empty."""
+    ok = frame[frame["status"] == "ok"]
+    keys = ["dataset", "arch", "model", "x"]
+    grouped = ok.groupby(keys, dropna=False, sort=False)["test_error"]
+    return grouped.agg(mean="mean", se="sem", n="count").reset_index()
+
+
+def to_markdown(stats: pd.DataFrame, caption: str) -> str:
+    """The summary as a Markdown table: one row per (dataset, arch, model), one column per x
+    and one for the reference (x empty)."""
+    xs = sorted({x for x in stats["x"] if pd.notna(x)}, reverse=True)
+    lines = [caption, "", "| dataset | arch | model | " + " | ".join(f"{x:g}" for x in xs)
+             + " | reference |", "|---|---|---|" + "---:|" * (len(xs) + 1)]
+    for (dataset, arch, model), group in stats.groupby(["dataset", "arch", "model"],
+                                                       sort=False):
+        cells = {x: row for x, row in zip(group["x"], group.itertuples(), strict=True)}
+
+        def cell(row) -> str:
+            se = "" if pd.isna(row.se) else f" ± {row.se:.2f}"
+            return f"{row.mean:.2f}{se} ({row.n})"
+
+        if group["x"].isna().all():
+            values = ["–"] * len(xs) + [cell(next(group.itertuples()))]
+        else:
+            values = [cell(cells[x]) if x in cells else "–" for x in xs] + [""]
+        lines.append(f"| {dataset} | {arch} | {model} | " + " | ".join(values) + " |")
+    return "\n".join(lines) + "\n"
