@@ -4,7 +4,9 @@
                              [--no-run] [--dry-run] [logger=none numerics=portable ...]
 
 Runs every configuration of the experiment file (mfh/report/grid.py) in one `python run.py -m`
-(resumable: finished records are skipped; `--no-run` only draws), then writes
+with its own results folder <results-dir>/experiments/<name> (so its many configurations per
+label stay out of the generic `make tables`; resumable: finished records are skipped;
+`--no-run` only draws), then writes
 <results-dir>/figures/<name>.png and <results-dir>/tables/<name>.{md,csv} (mean ± SE per
 dataset, architecture, model and x). Trailing overrides may only set keys that do not change a
 result. Exits 1 if the sweep exited non-zero or no record exists.
@@ -36,16 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_pass_through(args.overrides)
         exp = load_grid(args.experiment)
-        command = sweep_command(exp, results_dir, args.overrides)
+        runs = results_dir / "experiments" / exp.name
+        command = sweep_command(exp, runs, args.overrides)
     except ValueError as e:
         print(f"figure: {e}", file=sys.stderr)
         return 1
     failed = [] if args.no_run else run_sweeps([command], args.dry_run)
     if args.dry_run:
         return 0
-    frame = collect(exp, results_dir)
+    frame = collect(exp, runs)
     if frame.empty or (frame["status"] != "ok").all():
-        print(f"figure: no ok records of {exp.name} under {results_dir / 'runs'}",
+        print(f"figure: no ok records of {exp.name} under {runs / 'runs'}",
               file=sys.stderr)
         return 1
     stats = summary(frame)

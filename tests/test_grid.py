@@ -53,7 +53,7 @@ def test_a_figure_experiment_runs_resumes_and_draws(tmp_path, capfd):
         args = ["--experiment", str(path), "--results-dir", str(tmp_path / "r"), "logger=none",
                 "checkpoint=false"]
         assert figure.main(args) == 0
-        frame = collect(load_grid(path), tmp_path / "r")
+        frame = collect(load_grid(path), tmp_path / "r" / "experiments" / f"tiny_{kind}")
         assert len(frame) == 6 and (frame["status"] == "ok").all()   # (1 + 2 points) x 2 seeds
         stats = summary(frame)
         assert list(stats["n"]) == [2, 2, 2]
