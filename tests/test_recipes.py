@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT
 from test_tables import load_script
 
 from mfh.harness import recipes, sweep
@@ -145,3 +146,16 @@ def test_table1_tunes_the_recipes_it_misses_then_runs_the_table(tmp_path, prefix
                       "--results-dir", str(tmp_path / "r"), "logger=none",
                       "checkpoint=false"]) == 0
     assert recipe_path(f"{prefix}_mnist5k_mfh").read_text() == written["mfh"]
+
+
+def test_table1_tunes_a_recipe_per_column_on_a_seed_it_does_not_report():
+    layout = load_layout(ROOT / "experiments" / "table1.yaml")
+    assert layout.datasets == ("mnist5k", "fashion_basic", "fashion_bg_img")
+    assert layout.recipe == "{dataset}_{model}" and layout.per_column == ("optim",)
+    assert layout.tuning.seed not in layout.seeds
+    ready, untuned = ready_columns(layout)
+    assert set(ready.datasets) | set(untuned) == set(layout.datasets)
+    if ready.datasets:
+        labels = [r.label for r in resolve_rows(ready)]
+        assert labels[:3] == ["U4-G3", "U1-G3", "U2-G3"] and labels[-2:] == ["dense",
+                                                                            "HashedNets"]
