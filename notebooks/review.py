@@ -34,7 +34,10 @@ from IPython.display import Image, Markdown, display
 from mfh.cost.cases import CASES
 from mfh.report.claims import errors_by_seed, evaluate
 from mfh.report.claims import to_markdown as claims_markdown
-from mfh.report.plots import plot_curves, plot_table
+from mfh.report.grid import collect, load_grid
+from mfh.report.grid import summary as grid_summary
+from mfh.report.grid import to_markdown as grid_markdown
+from mfh.report.plots import plot_curves, plot_grid, plot_table
 from mfh.report.tables import (
     distinct_configs,
     layout_entries,
@@ -128,3 +131,25 @@ for group in shared:
     ids = ", ".join(r.row.id for r in group)
     lines.append(f"- {group[0].label} at {ids}: one configuration, one value per column.")
 display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# ## The papers' other evidence: error against compression, and the expansion study
+#
+# The figure experiments (`make ratio-sweep`, `make expansion`), drawn from their records under
+# `results/experiments/<name>/` where they exist.
+
+# %%
+shown = []
+for name in ("ratio_sweep", "expansion"):
+    grid = load_grid(Path("experiments") / f"{name}.yaml")
+    frame = collect(grid, results / "experiments" / name)
+    if frame.empty or (frame["status"] != "ok").all():
+        continue
+    stats = grid_summary(frame)
+    display(Markdown(grid_markdown(stats, grid.caption)))
+    display(Image(filename=str(plot_grid(stats, grid.kind, grid.caption,
+                                         figures / f"report_{name}.png"))))
+    shown.append(name)
+if not shown:
+    display(Markdown("No records of the figure experiments yet (`make ratio-sweep`, "
+                     "`make expansion`)."))

@@ -6,6 +6,7 @@ import pytest
 from conftest import ROOT
 from test_tables import put
 
+from mfh.report.grid import load_grid, points
 from mfh.report.notebook import execute, to_html
 from mfh.report.tables import load_layout
 
@@ -20,6 +21,11 @@ def results(tmp_path):
     for k, row in enumerate(layout.rows):
         for seed in range(3):
             put(tmp_path, [*layout.common, *row.overrides], seed, 5.0 + 0.1 * k + 0.3 * seed)
+    sweep = load_grid(ROOT / "experiments" / "ratio_sweep.yaml")
+    for point in points(sweep)[:3]:   # dense, NN at 1 and 1/2 on mlp3
+        for seed in range(2):
+            put(tmp_path / "experiments" / "ratio_sweep",
+                [*sweep.common, *point.overrides, "dataset=mnist5k"], seed, 4.0 + seed)
     shutil.copytree(ROOT / "results" / "cost", tmp_path / "cost")
     return tmp_path
 
@@ -33,6 +39,8 @@ def test_review_notebook_executes_and_embeds_its_figures(results):
     assert "U4-G3 at (0), (1.3), (2.2): one configuration" in text
     assert "| fc 784->1000 (3-layer net) |" in text               # compute cost, fc and conv
     assert "conv 64->128" in text
+    assert "| mnist5k | mlp3 | NN | 4.50 ± 0.50 (2) | 4.50 ± 0.50 (2) |  |" in text
+    assert "| mnist5k | mlp3 | dense | – | – | 4.50 ± 0.50 (2) |" in text   # the ratio sweep
     html = to_html(nb)
-    assert html.count("data:image/png;base64") >= 3              # cost, Table 1, curves
+    assert html.count("data:image/png;base64") >= 4              # cost, Table 1, curves, sweep
     assert not (results / "figures").exists()                     # nothing written to results

@@ -172,3 +172,23 @@ def test_early_stopping_stops_after_patience_epochs_without_improvement(tmp_path
     full, _ = run(compose_config([*base, "epochs=10"]))
     assert json.loads(full.read_text())["metrics"]["stop_reason"] == "max_epochs"
     assert full.parent != path.parent   # patience changes the result: its own signature
+
+
+def test_the_checkpoint_can_go_to_wandb_as_a_model_artifact(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    path, _ = run(compose_config(["model=hashednets", "epochs=1", "train_limit=200",
+                                  "logger=wandb", "logger.log_checkpoint=true",
+                                  f"results_dir={tmp_path}"]))
+    record = json.loads(path.read_text())
+    run_dir = next((tmp_path / "wandb").glob("wandb/offline-run-*"))
+    wandb = str(Path(sys.executable).with_name("wandb"))
+    lines = subprocess.run([wandb, "leet", "inspect", "--json", str(run_dir)],
+                           capture_output=True, text=True, check=True, timeout=120).stdout
+    artifacts = [json.loads(line)["artifact"] for line in lines.splitlines()
+                 if '"type":"artifact"' in line]
+    assert len(artifacts) == 1
+    artifact = artifacts[0]
+    assert artifact["name"] == f"{record['signature']}-seed0" and artifact["type"] == "model"
+    [content] = artifact["manifest"]["contents"]
+    assert content["path"] == "seed=0.pt" and int(content["size"]) == record["checkpoint"]["bytes"]
+    assert json.loads(artifact["metadata"])["test_error"] == record["metrics"]["test_error"]

@@ -309,7 +309,8 @@ def _logger(logger: dict) -> LoggerSpec:
         return LoggerSpec("none")
     return LoggerSpec(name, str(logger["project"]),
                       _choice("logger.mode", logger["mode"], ("offline", "online", "disabled")),
-                      str(logger["dir"]))
+                      str(logger["dir"]),
+                      _bool("logger.log_checkpoint", logger.get("log_checkpoint", False)))
 
 
 # ----------------------------------------------------------------------------- precheck

@@ -198,6 +198,10 @@ def run_job(spec: RunSpec, path: Path, progress: str = "",
         record["metrics"] = metrics_of(result)
         if spec.checkpoint:
             record["checkpoint"] = write_checkpoint(model, result, spec, splits)
+            tracker.log_checkpoint(record["checkpoint"]["path"],
+                                   {"label": name, "signature": sig, "seed": seed,
+                                    "test_error": record["metrics"]["test_error"],
+                                    **record["compression"]})
     except Diverged as err:
         record.update(status="failed", failure={"epoch": err.epoch, "reason": err.reason})
     except Exception as err:  # noqa: BLE001 - any failure becomes a failed record

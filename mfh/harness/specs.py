@@ -60,13 +60,14 @@ class DataSpec:
 
 @dataclass(frozen=True)
 class LoggerSpec:
-    """Where per-epoch metrics go: `wandb` (offline by default: `mode`, `project`, `dir`) or
-    `none`."""
+    """Where per-epoch metrics go: `wandb` (offline by default: `mode`, `project`, `dir`;
+    `log_checkpoint`: the checkpoint as an artifact) or `none`."""
 
     name: str
     project: str = "mfh"
     mode: str = "offline"
     dir: str = "results/wandb"
+    log_checkpoint: bool = False   # the compressed checkpoint as a W&B `model` artifact
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from mfh.harness.specs import LoggerSpec
 
 class Tracker(Protocol):
     def log(self, metrics: dict, epoch: int) -> None: ...
+    def log_checkpoint(self, path: str, metadata: dict) -> None: ...
     def finish(self, summary: dict, failed: bool) -> None: ...
 
 
@@ -22,6 +23,9 @@ class NullTracker:
     """Tracks nothing (`logger=none`)."""
 
     def log(self, metrics: dict, epoch: int) -> None:
+        pass
+
+    def log_checkpoint(self, path: str, metadata: dict) -> None:
         pass
 
     def finish(self, summary: dict, failed: bool) -> None:
@@ -44,6 +48,8 @@ class WandbTracker:
 
         os.environ.setdefault("WANDB_SILENT", "true")
         Path(logger.dir).mkdir(parents=True, exist_ok=True)
+        self.signature, self.seed = signature, seed
+        self.log_checkpoints = logger.log_checkpoint
         dataset = extra.get("dataset_label", config["dataset"]["name"])
         arch = config["arch"]["name"]
         self.run = wandb.init(
@@ -57,6 +63,18 @@ class WandbTracker:
 
     def log(self, metrics: dict, epoch: int) -> None:
         self.run.log({"epoch": epoch, **metrics})
+
+    def log_checkpoint(self, path: str, metadata: dict) -> None:
+        """The compressed checkpoint as a `model` artifact `<signature>-seed<s>` (only with
+        `logger.log_checkpoint=true`)."""
+        if not self.log_checkpoints:
+            return
+        import wandb
+
+        artifact = wandb.Artifact(f"{self.signature}-seed{self.seed}", type="model",
+                                  metadata=metadata)
+        artifact.add_file(path)
+        self.run.log_artifact(artifact)
 
     def finish(self, summary: dict, failed: bool) -> None:
         self.run.summary.update(summary)
