@@ -4,7 +4,7 @@ RESULTS_DIR ?= results
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: setup demo test lint tables table1 ratio-sweep expansion report sync runs datasets bench \
+.PHONY: setup demo test lint tables table1 baselines ratio-sweep expansion report sync runs datasets bench \
 	bench-quick verify
 
 setup: .venv/.stamp
@@ -45,6 +45,11 @@ tables: setup
 # Pass-through, e.g. `make table1 LOGGER=none DEVICE=cuda`.
 table1: setup
 	$(PY) scripts/table1.py --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER)) $(if $(DEVICE),device=$(DEVICE))
+
+# HashedNets' baselines (NN, LRD, RER, +DK) beside HashedNets, U4-G3 and dense:
+# results/tables/baselines.{md,csv,tex} and baselines_claims.{md,csv} (resumable).
+baselines: setup
+	$(PY) scripts/table1.py --layout experiments/baselines.yaml --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER))
 
 # FunHashNN's error against compression and HashedNets' expansion study (resumable; each about
 # 90 minutes on 2 cores): results/figures/<name>.png and results/tables/<name>.{md,csv}.

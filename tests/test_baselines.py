@@ -8,11 +8,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import run_py
+from conftest import ROOT, run_py
 from torch import nn
 
-from mfh.harness.config import compose_config, validate
+from mfh.harness import sweep
+from mfh.harness.config import compose_config, to_dict, validate
 from mfh.harness.models import build_model, count_parameters
+from mfh.harness.signature import signature
 from mfh.harness.specs import ArchSpec
 from mfh.harness.train import distillation_loss
 from mfh.method import HashingSpec, LayerSpec
@@ -23,6 +25,7 @@ from mfh.method.baselines import (
     lrd_ranks,
     rer_counts,
 )
+from mfh.report.tables import load_layout, resolve_rows
 
 ARCHS = {"mlp3": ArchSpec("mlp3", (1000,)), "mlp5": ArchSpec("mlp5", (100, 100, 100)),
          "cnn": ArchSpec("cnn", (1000,), conv=((64, 5, 2), (128, 5, 2)))}
@@ -134,3 +137,16 @@ def _record(results, label: str) -> str:
         if json.loads(path.read_text())["label"] == label:
             return path.read_text()
     raise AssertionError(f"no record of {label}")
+
+
+def test_the_baselines_layout_sweeps_the_teacher_first_and_composes_its_rows(tmp_path):
+    layout = load_layout(ROOT / "experiments" / "baselines.yaml")
+    resolved = resolve_rows(layout)
+    assert [r.label for r in resolved] == ["dense", "NN", "NN+DK", "LRD", "RER", "HashedNets",
+                                           "HashedNets+DK", "U4-G3"]
+    _, argv = sweep.sweep_command(layout, tmp_path, [])
+    folder = tmp_path / "hydra" / "layouts" / "baselines"
+    for k, row in enumerate(resolved, 1):
+        cfg = compose_config([f"hydra.searchpath=[file://{folder}]", f"+row=r{k}",
+                              *layout.common, "dataset=mnist5k"])
+        assert signature(to_dict(cfg)) == signature(row.configs["mnist5k"]), row.label
