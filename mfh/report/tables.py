@@ -386,6 +386,9 @@ def _row_overrides(layout: Layout, row: LayoutRow, dataset: str) -> tuple[str, .
 def resolve_rows(layout: Layout) -> list[RowConfig]:
     """Compose, validate and label every row per dataset; raise LabelCollision on a clash
     and MissingRecipe for a column whose recipe is not written."""
+    if not layout.datasets:
+        raise LayoutError(f"layout {layout.name} has no column to show (none has its recipes; "
+                          "`python scripts/tune.py --dataset D` writes them)")
     resolved = []
     for row in layout.rows:
         configs, overrides, labels = {}, {}, set()
