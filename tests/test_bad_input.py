@@ -11,7 +11,8 @@ from mfh.harness.config import ConfigError, compose_config, precheck, validate
 
 
 @pytest.mark.parametrize("args,message", [
-    (["model=nope"], "model='nope' is unknown; allowed: dense, hashednets, mfh"),
+    (["model=nope"],
+     "model='nope' is unknown; allowed: dense, equal_nn, hashednets, lrd, mfh, rer"),
     (["epoch=3"], "unknown key 'epoch'; did you mean 'epochs'?"),
     (["epochs=three"], "epochs='three' is not allowed; use an integer >= 1"),
     (["device=tpu"], "device='tpu' is not available on this machine; allowed: cpu"),
