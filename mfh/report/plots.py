@@ -39,7 +39,8 @@ def plot_table(table: Table, path: str | Path) -> Path:
 
 
 def plot_curves(records: list[dict], path: str | Path) -> Path:
-    """Validation error (%) per epoch, mean over seeds, one line per label."""
+    """Validation error (%) per epoch, one line per label: at each epoch the mean over the
+    seeds still running then (with early stopping, runs end at different epochs)."""
     by_label: dict[str, list[list[float]]] = {}
     for r in records:
         if r["status"] == "ok":
@@ -47,13 +48,13 @@ def plot_curves(records: list[dict], path: str | Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 4))
     colors = plt.cm.tab20(np.linspace(0, 1, 20))
     for k, (name, curves) in enumerate(sorted(by_label.items())):
-        length = min(len(c) for c in curves)
-        mean = np.mean([c[:length] for c in curves], axis=0)
+        length = max(len(c) for c in curves)
+        mean = [np.mean([c[e] for c in curves if len(c) > e]) for e in range(length)]
         ax.plot(np.arange(1, length + 1), mean, label=f"{name} (n={len(curves)})",
                 color=colors[k % 20], linestyle=("-", "--", ":")[k // 20 % 3])
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("validation error (%), mean over seeds")
+    ax.set_ylabel("validation error (%), mean over running seeds")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
