@@ -45,7 +45,8 @@ def test_bad_values_are_rejected(overrides, message):
 
 
 def test_unknown_group_options_are_named():
-    with pytest.raises(ConfigError, match="model='foo' is unknown; allowed: dense, equal_nn, hashednets"):
+    with pytest.raises(ConfigError,
+                       match="model='foo' is unknown; allowed: dense, equal_nn, hashednets"):
         precheck(["-m", "model=dense,foo"])
     with pytest.raises(ConfigError, match="dataset='nope' is unknown; allowed: .*mnist5k"):
         precheck(["dataset=nope"])
