@@ -68,6 +68,14 @@ def to_dict(cfg: DictConfig) -> dict:
     return data
 
 
+def set_dotted(config: dict, key: str, value: object) -> None:
+    """config[a][b] = value for the dotted key "a.b" (missing levels created)."""
+    *parents, leaf = key.split(".")
+    for part in parents:
+        config = config.setdefault(part, {})
+    config[leaf] = value
+
+
 # ----------------------------------------------------------------------------- value checks
 
 

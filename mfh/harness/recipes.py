@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from mfh.harness.config import CONF_DIR, compose_config, to_dict
+from mfh.harness.config import CONF_DIR, compose_config, set_dotted, to_dict
 from mfh.harness.records import iter_records
 from mfh.harness.signature import signature
 
@@ -97,11 +97,7 @@ def write_recipe(name: str, family: str, records: list[dict], results_dir: Path)
     best = best_trial(records)
     recipe: dict = {}
     for key in tuned_keys(family):
-        *parents, leaf = key.split(".")
-        node = recipe
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = _value(best["config"], key)
+        set_dotted(recipe, key, _value(best["config"], key))
     m = best["metrics"]
     where = Path(results_dir) / "tuning" / "runs" / best["signature"] / f"seed={best['seed']}.json"
     if where.is_relative_to(CONF_DIR.parent):

@@ -11,7 +11,7 @@ import os
 import platform
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -23,7 +23,8 @@ PACKAGES = ("torch", "torchvision", "numpy", "hydra-core", "omegaconf", "wandb",
             "scikit-image", "scipy", "pandas", "PyYAML", "filelock", "hydra-joblib-launcher",
             "hydra-submitit-launcher", "submitit", "hydra-optuna-sweeper", "optuna")
 __all__ = ["NON_RESULT_KEYS", "SCHEMA", "CorruptRecord", "iter_records", "provenance",
-           "read_record", "record_path", "set_aside", "signature", "write_record"]
+           "read_record", "record_path", "records_at", "set_aside", "signature",
+           "write_record"]
 
 
 class CorruptRecord(ValueError):
@@ -71,12 +72,28 @@ def iter_records(results_dir: str | Path, unreadable: list[Path] | None = None
     appended to it and left out.
     """
     for path in sorted(Path(results_dir).glob("runs/*/seed=*.json")):
-        try:
-            yield read_record(path)
-        except CorruptRecord:
-            if unreadable is None:
-                raise
-            unreadable.append(path)
+        yield from _readable(path, unreadable)
+
+
+def records_at(results_dir: str | Path, config: dict, seeds: Iterable[int],
+               unreadable: list[Path] | None = None) -> Iterator[dict]:
+    """The records of `config` at each of `seeds` that exist under `<results_dir>/runs`, in
+    seed order; unreadable ones as in `iter_records`."""
+    for seed in seeds:
+        path = record_path(results_dir, config, seed)
+        if path.exists():
+            yield from _readable(path, unreadable)
+
+
+def _readable(path: Path, unreadable: list[Path] | None) -> Iterator[dict]:
+    """The record at `path` (one item), or none when it is unreadable and `unreadable` (a
+    list) takes its path; CorruptRecord otherwise."""
+    try:
+        yield read_record(path)
+    except CorruptRecord:
+        if unreadable is None:
+            raise
+        unreadable.append(path)
 
 
 def provenance() -> dict:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from mfh.harness.config import CONF_DIR
+from mfh.harness.config import CONF_DIR, set_dotted
 from mfh.harness.recipes import best_trial, recipe_path, trials, tune_command, write_recipe
 from mfh.harness.signature import NON_RESULT_KEYS
 from mfh.report.tables import (
@@ -61,11 +61,7 @@ def row_config(overrides: tuple[str, ...]) -> dict:
         if (CONF_DIR / key).is_dir():
             config["defaults"].append({f"override /{key}": value})
             continue
-        *parents, leaf = key.split(".")
-        node = config
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(value)
+        set_dotted(config, key, yaml.safe_load(value))
     config["defaults"][:0] = added
     return config
 

@@ -12,14 +12,12 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import torch
-
 from mfh.data import Split
 from mfh.harness.checkpoint import load_checkpoint
 from mfh.harness.config import ConfigError
 from mfh.harness.records import CorruptRecord, read_record, record_path
 from mfh.harness.specs import RunSpec
-from mfh.harness.train import Teacher
+from mfh.harness.train import Teacher, logits_of
 
 # What the teacher's command drops: the student's model and distillation, and checkpoint=false
 # (the teacher must save its checkpoint: the default).
@@ -65,9 +63,7 @@ def load_teacher(spec: RunSpec, train: Split, overrides: list[str]) -> tuple[Tea
         raise TeacherMissing(f"{spec.label} seed={spec.seed}: the dense teacher {path} has no "
                              f"checkpoint file ({checkpoint}); delete the record and rerun "
                              f"{command} checkpoint=true")
-    model = load_checkpoint(checkpoint).to(train.x.device)
-    with torch.no_grad():
-        logits = torch.cat([model(train.x[k:k + 1000]) for k in range(0, len(train.y), 1000)])
+    logits = logits_of(load_checkpoint(checkpoint).to(train.x.device), train.x)
     about = {"record": str(path), "checkpoint": checkpoint,
              "test_error": record["metrics"]["test_error"]}
     return Teacher(logits, spec.distill.temperature, spec.distill.weight), about

@@ -116,13 +116,15 @@ def set_decayed_lr(optimizers: list[torch.optim.Optimizer], decay: float, step: 
 
 
 @torch.no_grad()
+def logits_of(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """`model(x)` in eval mode, `batch_size` inputs at a time: (N, classes)."""
+    model.eval()
+    return torch.cat([model(x[k:k + batch_size]) for k in range(0, len(x), batch_size)])
+
+
 def error_rate(model: nn.Module, split: Split, batch_size: int = 1000) -> float:
     """Classification error of `model` on `split`, in %."""
-    model.eval()
-    wrong = 0
-    for start in range(0, len(split.y), batch_size):
-        x = split.x[start:start + batch_size]
-        wrong += (model(x).argmax(1) != split.y[start:start + batch_size]).sum().item()
+    wrong = (logits_of(model, split.x, batch_size).argmax(1) != split.y).sum().item()
     return 100.0 * wrong / len(split.y)
 
 

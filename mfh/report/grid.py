@@ -26,7 +26,7 @@ import yaml
 
 from mfh.harness.config import compose_config, model_specs, to_dict
 from mfh.harness.models import layer_specs
-from mfh.harness.records import CorruptRecord, read_record, record_path
+from mfh.harness.records import records_at
 from mfh.harness.sweep import row_config
 from mfh.report.tables import LayoutError
 
@@ -148,19 +148,10 @@ def collect(exp: GridExperiment, results_dir: str | Path,
         for dataset in exp.datasets:
             config = to_dict(compose_config([*exp.common, *point.overrides,
                                              f"dataset={dataset}"]))
-            for seed in exp.seeds:
-                path = record_path(results_dir, config, seed)
-                if not path.exists():
-                    continue
-                try:
-                    record = read_record(path)
-                except CorruptRecord:
-                    if unreadable is None:
-                        raise
-                    unreadable.append(path)
-                    continue
+            for record in records_at(results_dir, config, exp.seeds, unreadable):
                 ok = record["status"] == "ok"
-                rows.append((dataset, point.arch, point.model, point.x, seed, record["status"],
+                rows.append((dataset, point.arch, point.model, point.x, record["seed"],
+                             record["status"],
                              record["metrics"]["test_error"] if ok else float("nan"),
                              record["compression"]["ratio"],
                              record["compression"]["stored_params"]))

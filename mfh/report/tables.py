@@ -37,7 +37,7 @@ import yaml
 
 from mfh.harness.config import compose_config, validate
 from mfh.harness.recipes import Tuning, recipe_path
-from mfh.harness.records import CorruptRecord, read_record
+from mfh.harness.records import records_at
 from mfh.harness.signature import effective_config, signature
 from mfh.method.specs import BASELINE_LABELS, parse_label
 from mfh.report.claims import Claim, errors_by_seed, parse_claims
@@ -418,23 +418,10 @@ def layout_entries(layout: Layout, resolved: list[RowConfig], results_dir: str |
     """(label, dataset, record) of every record of the layout's configurations and seeds.
 
     An unreadable record raises CorruptRecord, or is appended to `unreadable` when given."""
-    runs = Path(results_dir) / "runs"
-    entries = []
-    for group in distinct_configs(resolved):
-        first = group[0]
-        for dataset, config in first.configs.items():
-            folder = runs / signature(config)
-            for seed in layout.seeds:
-                path = folder / f"seed={seed}.json"
-                if not path.exists():
-                    continue
-                try:
-                    entries.append((first.label, dataset, read_record(path)))
-                except CorruptRecord:
-                    if unreadable is None:
-                        raise
-                    unreadable.append(path)
-    return entries
+    return [(group[0].label, dataset, record)
+            for group in distinct_configs(resolved)
+            for dataset, config in group[0].configs.items()
+            for record in records_at(results_dir, config, layout.seeds, unreadable)]
 
 
 def layout_table(layout: Layout, results_dir: str | Path,
