@@ -276,3 +276,59 @@ def test_no_cache_with_gradients_enabled():
     layer(x).sum().backward()   # a cached, freed graph would fail here
     assert layer._cache is None
     assert layer.source.space.w.grad is not None
+
+
+GRID_SHAPES = [(u, g) for u in (1, 2, 4, 8, 16) for g in (2, 3, 4)]
+
+
+@needs_native
+@pytest.mark.parametrize("hashes,g_layers", GRID_SHAPES)
+def test_grid_shapes_run_the_fixed_shape_kernels(hashes, g_layers):
+    widths = tuple(g_widths(hashes, g_layers))
+    params = len(g_param_bounds(list(widths), None))
+    assert native.has_fixed_shape(widths, bias=False)
+    assert native.has_fixed_shape(widths, bias=False, dual_slots=params)
+    assert not native.has_fixed_shape(widths, bias=True)   # biases: the generic loops
+    assert not native.has_fixed_shape((3, 2, 1), bias=False)
+
+
+@needs_native
+@pytest.mark.parametrize("hashes,g_layers", GRID_SHAPES)
+@pytest.mark.parametrize("kind", ["g", "dual"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fixed_shapes_equal_the_generic_loops_bit_for_bit(hashes, g_layers, kind, dtype):
+    """The SIMD-register g gives exactly the bits of the generic loops: outputs and every
+    gradient, over full blocks and a partial one."""
+    module = source(kind, 13, 29, hashes, g_layers, scale=0.7).to(dtype)
+    grad = torch.randn(13, 29, dtype=dtype, generator=torch.Generator().manual_seed(2))
+    with native.fixed_shapes(False):
+        v_generic, g_generic = outputs_and_grads(module, "native", grad)
+    v_fixed, g_fixed = outputs_and_grads(module, "native", grad)
+    assert torch.equal(v_fixed, v_generic)
+    for a, b in zip(g_fixed, g_generic, strict=True):
+        assert torch.equal(a, b)
+
+
+@needs_native
+@pytest.mark.parametrize("kind", ["g", "dual"])
+def test_fixed_shapes_multi_chunk_backward_bit_for_bit(kind):
+    module = source(kind, 70, 2000, buckets=997)
+    grad = torch.randn(70, 2000, generator=torch.Generator().manual_seed(3))
+    with native.fixed_shapes(False):
+        v_generic, g_generic = outputs_and_grads(module, "native", grad)
+    v_fixed, g_fixed = outputs_and_grads(module, "native", grad)
+    assert torch.equal(v_fixed, v_generic)
+    for a, b in zip(g_fixed, g_generic, strict=True):
+        assert torch.equal(a, b)
+
+
+@needs_native
+@pytest.mark.parametrize("kind", ["g", "dual"])
+def test_fixed_shapes_gradcheck(kind):
+    module = source(kind, 3, 5, buckets=7).double()
+
+    def weight(*_: torch.Tensor) -> torch.Tensor:
+        return module()
+
+    with native.use_backend("native"):
+        assert torch.autograd.gradcheck(weight, tuple(module.parameters()))

@@ -37,7 +37,7 @@ COMMON_FLAGS = ["-O3", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-std
                 "-shared", "-fPIC"]
 # The host's instruction set, or, in portable numerics (mfh.numerics), a fixed x86-64 level.
 MARCH = {"native": "-march=native", "portable": "-march=x86-64-v3"}
-ABI_VERSION = 8
+ABI_VERSION = 9
 MAX_SLOTS = 16            # U and every width of g (MAX_WIDTH in the C++ source)
 MAX_G_LAYERS = 3          # G4
 LANES = 64                # virtual weights per block (LANES in the C++ source)
@@ -109,6 +109,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         getattr(lib, f"mfh_backward_{suffix}").argtypes = [
             *common, ptr, i32, i64, ptr, ptr, ptr, i64, ptr, ptr, i32]
     lib.mfh_hash_codes.argtypes = [ptr, i32, ptr, i32]
+    lib.mfh_use_fixed_shapes.argtypes = [i32]
+    lib.mfh_has_fixed_shape.argtypes = [i32, ptr, i32, i32]
     lib.mfh_gather_floor.argtypes = [ptr, i64, ptr, ptr, i32]
     lib.mfh_scatter_floor.argtypes = [ptr, i64, i64, ptr, i32]
 
@@ -144,6 +146,29 @@ def use_backend(name: str) -> Iterator[None]:
         yield
     finally:
         _override = previous
+
+
+@contextmanager
+def fixed_shapes(enabled: bool) -> Iterator[None]:
+    """Run the enclosed code with the kernels' fixed-shape g (the default: g of the Table 1
+    grid shapes in SIMD registers) or, with False, every g through the generic loops. Both give
+    the same bits; the tests compare them. Needs the native kernels."""
+    lib = library()
+    if lib is None:
+        raise RuntimeError("native kernels unavailable")
+    lib.mfh_use_fixed_shapes(int(enabled))
+    try:
+        yield
+    finally:
+        lib.mfh_use_fixed_shapes(1)
+
+
+def has_fixed_shape(widths: tuple[int, ...], bias: bool, dual_slots: int = 0) -> bool:
+    """Whether g with these widths (input first), biases and R hashed parameters (-D; 0 for
+    a global g) runs the fixed-shape kernels rather than the generic loops."""
+    lib = library()
+    return lib is not None and bool(lib.mfh_has_fixed_shape(
+        len(widths) - 1, _widths(tuple(widths)).data_ptr(), int(bias), dual_slots))
 
 
 def supports(*tensors: torch.Tensor | None) -> bool:

@@ -300,6 +300,208 @@ inline void block_inputs(const Problem<T>& p, const int32_t* cb, const int32_t* 
   if (p.dual_slots > 0) gather(dcb, p.dual_slots, p.w2, p.bounds, alpha);
 }
 
+// g of compile-time shape on SIMD vectors: each vector lane is one virtual weight, and every
+// value of g (inputs, activations, deltas) is a vector the compiler keeps in a register, where
+// the generic path streams a LANES-wide array through memory per unit and per product. The
+// same operations in the same order as g_forward and backward_chunk, element by element, so
+// the results are bit for bit those of the generic path (tested); used for the shapes of the
+// Table 1 grid (G2..G4, U in 1, 2, 4, 8, 16) without biases.
+template <int U, int L>
+struct Shape {
+  static constexpr int layers = L;
+  // G2 = U->1, G3 = U->ceil(U/2)->1, G4 = U->U->ceil(U/2)->1, as mfh.method.reconstruction.
+  static constexpr int half = U > 1 ? (U + 1) / 2 : 1;
+  static constexpr int width(int k) {
+    return k == 0 ? U : k == L ? 1 : (L == 3 && k == 1) ? U : half;
+  }
+  static constexpr int param(int k) {   // first parameter of layer k
+    return k == 0 ? 0 : param(k - 1) + width(k - 1) * width(k);
+  }
+  static constexpr int params = param(L);
+  static constexpr int unit(int k) { return k == 0 ? 0 : unit(k - 1) + width(k - 1); }
+  static constexpr int units = unit(L) + 1;
+};
+
+#if defined(__AVX512F__)
+constexpr int VECTOR_BYTES = 64;
+#else
+constexpr int VECTOR_BYTES = 32;
+#endif
+
+template <typename T>
+struct Simd {
+  typedef T type __attribute__((vector_size(VECTOR_BYTES)));
+  static constexpr int width = VECTOR_BYTES / sizeof(T);
+};
+template <typename T>
+using Vec = typename Simd<T>::type;
+
+template <typename T>
+inline Vec<T> load(const T* src) {
+  Vec<T> v;
+  std::memcpy(&v, src, sizeof v);
+  return v;
+}
+
+template <typename T>
+inline void store(T* dst, Vec<T> v) { std::memcpy(dst, &v, sizeof v); }
+
+// tanh_fast, lane by lane: the same clamp (std::max, then std::min) and rational function.
+inline Vec<float> tanh_fast(Vec<float> x) {
+  const float clamp = 7.90531110763549805f;
+  x = x < -clamp ? Vec<float>{} - clamp : x;
+  x = clamp < x ? Vec<float>{} + clamp : x;
+  const Vec<float> x2 = x * x;
+  Vec<float> p = Vec<float>{} + -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  Vec<float> q = Vec<float>{} + 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  return x * p / q;
+}
+
+inline Vec<double> tanh_fast(Vec<double> x) {
+  for (int j = 0; j < Simd<double>::width; ++j) x[j] = std::tanh(x[j]);
+  return x;
+}
+
+// g's parameter i for the lanes of vector v: the global g[i], or with -D the gathered
+// alpha (P, LANES).
+template <typename T, bool DUAL>
+struct Params {
+  const T* g;
+  const T* alpha;
+  int v;
+  Vec<T> operator()(int i) const {
+    if constexpr (DUAL) return load(alpha + i * LANES + v);
+    else return Vec<T>{} + g[i];
+  }
+};
+
+// g's forward on one vector of lanes: act (S::units) holds z and receives every layer's
+// output (post-tanh for hidden layers).
+template <typename T, class S, class Q>
+inline void vec_forward(Vec<T>* act, const Q& q) {
+  #pragma GCC unroll 4
+  for (int k = 0; k < S::layers; ++k) {
+    const int a = S::width(k), b = S::width(k + 1), base = S::param(k);
+    const Vec<T>* in = act + S::unit(k);
+    Vec<T>* out = act + S::unit(k + 1);
+    #pragma GCC unroll 16
+    for (int o = 0; o < b; ++o) {
+      Vec<T> acc = Vec<T>{};
+      #pragma GCC unroll 16
+      for (int i = 0; i < a; ++i) acc = acc + q(base + o * a + i) * in[i];
+      out[o] = k + 1 < S::layers ? tanh_fast(acc) : acc;
+    }
+  }
+}
+
+// Forward of one block: v (LANES) = g(z) from the gathered z (U, LANES) and, with -D, alpha
+// (P, LANES).
+template <typename T, class S, bool DUAL>
+void fixed_forward_block(const T* g, const T* z, const T* alpha, T* v) {
+  constexpr int W = Simd<T>::width;
+  for (int c = 0; c < LANES; c += W) {
+    Vec<T> act[S::units];
+    for (int u = 0; u < S::width(0); ++u) act[u] = load(z + u * LANES + c);
+    vec_forward<T, S>(act, Params<T, DUAL>{g, alpha, c});
+    store(v + c, act[S::unit(S::layers)]);
+  }
+}
+
+// Backward of one block: recomputes g from z and alpha, back-propagates the block's output
+// gradient delta (LANES, already scaled, zero past the last weight), adds the gradients of
+// global g parameters into gacc (P, LANES) or writes those of the hashed ones into dalpha
+// (P, LANES), and writes the gradient of z into dz (U, LANES).
+template <typename T, class S, bool DUAL>
+void fixed_backward_block(const T* g, const T* z, const T* alpha, const T* grad, T* gacc,
+                          T* dalpha, T* dz) {
+  constexpr int W = Simd<T>::width;
+  for (int c = 0; c < LANES; c += W) {
+    const Params<T, DUAL> q{g, alpha, c};
+    Vec<T> act[S::units];
+    for (int u = 0; u < S::width(0); ++u) act[u] = load(z + u * LANES + c);
+    vec_forward<T, S>(act, q);
+    Vec<T> delta[S::width(0)], next[S::width(0)];
+    delta[0] = load(grad + c);
+    #pragma GCC unroll 4
+    for (int k = S::layers - 1; k >= 0; --k) {
+      const int a = S::width(k), b = S::width(k + 1), base = S::param(k);
+      const Vec<T>* in = act + S::unit(k);
+      #pragma GCC unroll 16
+      for (int o = 0; o < b; ++o) {
+        #pragma GCC unroll 16
+        for (int i = 0; i < a; ++i) {
+          T* dst = (DUAL ? dalpha : gacc) + (base + o * a + i) * LANES + c;
+          if constexpr (DUAL) store(dst, delta[o] * in[i]);
+          else store(dst, load(dst) + delta[o] * in[i]);
+        }
+      }
+      #pragma GCC unroll 16
+      for (int i = 0; i < a; ++i) {
+        Vec<T> s = Vec<T>{};
+        #pragma GCC unroll 16
+        for (int o = 0; o < b; ++o) s = s + q(base + o * a + i) * delta[o];
+        next[i] = k > 0 ? s * (T(1) - in[i] * in[i]) : s;
+      }
+      #pragma GCC unroll 16
+      for (int i = 0; i < a; ++i) delta[i] = next[i];
+    }
+    for (int u = 0; u < S::width(0); ++u) store(dz + u * LANES + c, delta[u]);
+  }
+}
+
+template <typename T>
+using ForwardBlock = void (*)(const T*, const T*, const T*, T*);
+template <typename T>
+using BackwardBlock = void (*)(const T*, const T*, const T*, const T*, T*, T*, T*);
+
+template <typename T>
+struct Fixed {
+  ForwardBlock<T> forward = nullptr;
+  BackwardBlock<T> backward = nullptr;
+};
+
+bool fixed_enabled = true;   // mfh_use_fixed_shapes(0): the generic path only, for the tests
+
+template <typename T, int U, int L>
+bool pick(const Problem<T>& p, Fixed<T>& f) {
+  using S = Shape<U, L>;
+  if (p.slots != U || p.layers != L) return false;
+  for (int k = 0; k <= L; ++k) {
+    if (p.widths[k] != S::width(k)) return false;
+  }
+  if (p.dual_slots > 0) {
+    if (p.dual_slots != S::params) return false;
+    f = {fixed_forward_block<T, S, true>, fixed_backward_block<T, S, true>};
+  } else {
+    f = {fixed_forward_block<T, S, false>, fixed_backward_block<T, S, false>};
+  }
+  return true;
+}
+
+template <typename T, int U>
+bool pick_depth(const Problem<T>& p, Fixed<T>& f) {
+  return pick<T, U, 1>(p, f) || pick<T, U, 2>(p, f) || pick<T, U, 3>(p, f);
+}
+
+// The fixed-shape block kernels for p's g, or none (generic path).
+template <typename T>
+Fixed<T> fixed_for(const Problem<T>& p) {
+  Fixed<T> f;
+  if (!fixed_enabled || p.bias || p.layers == 0) return f;
+  pick_depth<T, 1>(p, f) || pick_depth<T, 2>(p, f) || pick_depth<T, 4>(p, f) ||
+      pick_depth<T, 8>(p, f) || pick_depth<T, 16>(p, f);
+  return f;
+}
+
 template <typename T>
 void forward(const Problem<T>& p, T* out, int threads) {
   const int64_t blocks = (p.n + LANES - 1) / LANES;
@@ -308,6 +510,7 @@ void forward(const Problem<T>& p, T* out, int threads) {
     std::vector<T> alpha(static_cast<size_t>(p.dual_slots) * LANES);
     std::vector<int32_t> scratch(static_cast<size_t>(p.slots + p.dual_slots) * LANES);
     T act[MAX_UNITS * LANES];
+    const Fixed<T> fixed = fixed_for(p);
 #pragma omp for schedule(static)
     for (int64_t blk = 0; blk < blocks; ++blk) {
       const int64_t i0 = blk * LANES;
@@ -318,8 +521,12 @@ void forward(const Problem<T>& p, T* out, int threads) {
                                                           scratch.data() + p.slots * LANES)
                                             : nullptr;
       block_inputs(p, cb, dcb, act, alpha.data());
-      g_forward(p, act, p.dual_slots > 0 ? alpha.data() : nullptr);
       const T* v = act + p.units[p.layers] * LANES;   // g's output (z_0 for the identity)
+      if (fixed.forward != nullptr) {
+        fixed.forward(p.g, act, alpha.data(), act + p.units[p.layers] * LANES);
+      } else {
+        g_forward(p, act, p.dual_slots > 0 ? alpha.data() : nullptr);
+      }
       const T scale = p.scale;
       if (nl == LANES) {
         #pragma omp simd
@@ -338,7 +545,9 @@ void backward_chunk(const Problem<T>& p, const T* grad_out, int64_t lo, int64_t 
                     T* table2, double* gsum) {
   const int n_params = p.params[p.layers];
   const bool global_g = gsum != nullptr && p.layers > 0 && p.dual_slots == 0;
-  std::vector<T> gacc(global_g ? static_cast<size_t>(n_params) * LANES : 0, T(0));
+  const Fixed<T> fixed = fixed_for(p);
+  const bool keep_gacc = global_g || (fixed.backward != nullptr && p.dual_slots == 0);
+  std::vector<T> gacc(keep_gacc ? static_cast<size_t>(n_params) * LANES : 0, T(0));
   std::vector<T> alpha(static_cast<size_t>(p.dual_slots) * LANES);
   std::vector<T> dalpha(static_cast<size_t>(p.dual_slots) * LANES);
   std::vector<int32_t> scratch(static_cast<size_t>(p.slots + p.dual_slots) * LANES);
@@ -352,8 +561,6 @@ void backward_chunk(const Problem<T>& p, const T* grad_out, int64_t lo, int64_t 
     const int32_t* dcb = p.dual_slots > 0 ? block_codes(p.dual_codes, blk,
                                                         scratch.data() + p.slots * LANES)
                                           : nullptr;
-    if (p.layers > 0 || p.dual_slots > 0) block_inputs(p, cb, dcb, act, alpha.data());
-    g_forward(p, act, p.dual_slots > 0 ? alpha.data() : nullptr);
     const T scale = p.scale;
     if (nl == LANES) {
       #pragma omp simd
@@ -361,6 +568,15 @@ void backward_chunk(const Problem<T>& p, const T* grad_out, int64_t lo, int64_t 
     } else {
       for (int l = 0; l < LANES; ++l) delta[l] = l < nl ? grad_out[i0 + l] * scale : T(0);
     }
+    if (p.layers > 0 || p.dual_slots > 0) block_inputs(p, cb, dcb, act, alpha.data());
+    if (fixed.backward != nullptr) {
+      std::memcpy(next, delta, sizeof(T) * LANES);
+      fixed.backward(p.g, act, alpha.data(), next, gacc.data(), dalpha.data(), delta);
+      if (table != nullptr) scatter(cb, p.slots, delta, static_cast<const T*>(nullptr), nl, table);
+      if (table2 != nullptr) scatter(dcb, p.dual_slots, dalpha.data(), p.bounds, nl, table2);
+      continue;
+    }
+    g_forward(p, act, p.dual_slots > 0 ? alpha.data() : nullptr);
     for (int k = p.layers - 1; k >= 0; --k) {
       const int a = p.widths[k], b = p.widths[k + 1], base = p.params[k];
       const T* in = act + p.units[k] * LANES;
@@ -479,10 +695,20 @@ void backward(const Problem<T>& p, const T* grad_out, int chunks, int64_t bucket
 
 extern "C" {
 
-int mfh_abi_version() { return 8; }
+int mfh_abi_version() { return 9; }
 int mfh_lanes() { return LANES; }
 int mfh_max_width() { return MAX_WIDTH; }
 int mfh_max_layers() { return MAX_LAYERS; }
+// 0: run every g through the generic path (the tests compare it with the fixed shapes).
+void mfh_use_fixed_shapes(int on) { fixed_enabled = on != 0; }
+// Whether g with these widths (layers + 1 of them, input first), biases and R hashed
+// parameters (0: global g) runs the fixed-shape kernels.
+int mfh_has_fixed_shape(int layers, const int32_t* widths, int bias, int dual_slots) {
+  const Problem<float> p = make_problem<float>(0, widths[0], nullptr, nullptr, nullptr, layers,
+                                               widths, bias, nullptr, dual_slots, nullptr,
+                                               nullptr, nullptr, nullptr, 1.0);
+  return fixed_for(p).forward != nullptr;
+}
 
 // codes / dual_codes: stored codes, or null to hash them from key / dual_key (Codes).
 // forward: out (n). backward: grad_w (K) / grad_g (P) / grad_w2 (K') where not null;
