@@ -301,6 +301,10 @@ def test_fixed_shapes_equal_the_generic_loops_bit_for_bit(hashes, g_layers, kind
     gradient, over full blocks and a partial one."""
     module = source(kind, 13, 29, hashes, g_layers, scale=0.7).to(dtype)
     grad = torch.randn(13, 29, dtype=dtype, generator=torch.Generator().manual_seed(2))
+    assert_fixed_equals_generic(module, grad)
+
+
+def assert_fixed_equals_generic(module: torch.nn.Module, grad: torch.Tensor) -> None:
     with native.fixed_shapes(False):
         v_generic, g_generic = outputs_and_grads(module, "native", grad)
     v_fixed, g_fixed = outputs_and_grads(module, "native", grad)
@@ -314,12 +318,7 @@ def test_fixed_shapes_equal_the_generic_loops_bit_for_bit(hashes, g_layers, kind
 def test_fixed_shapes_multi_chunk_backward_bit_for_bit(kind):
     module = source(kind, 70, 2000, buckets=997)
     grad = torch.randn(70, 2000, generator=torch.Generator().manual_seed(3))
-    with native.fixed_shapes(False):
-        v_generic, g_generic = outputs_and_grads(module, "native", grad)
-    v_fixed, g_fixed = outputs_and_grads(module, "native", grad)
-    assert torch.equal(v_fixed, v_generic)
-    for a, b in zip(g_fixed, g_generic, strict=True):
-        assert torch.equal(a, b)
+    assert_fixed_equals_generic(module, grad)
 
 
 @needs_native

@@ -36,25 +36,30 @@ constexpr int PREFETCH = 8;     // blocks ahead
 template <typename T>
 inline T flip(T x, int32_t code) { return x * static_cast<T>((code >> 31) | 1); }
 
-// tanh within 3 ulp (float): Eigen's rational approximation, clamped where tanh is +-1.
-inline float tanh_fast(float x) {
-  const float clamp = 7.90531110763549805f;
-  x = std::min(std::max(x, -clamp), clamp);
-  const float x2 = x * x;
-  float p = -2.76076847742355e-16f;
+// tanh within 3 ulp (float): Eigen's rational approximation, clamped where tanh is +-1. V is
+// float or a vector of floats (the fixed-shape kernels), computed lane by lane alike; the clamp
+// is std::min(std::max(x, -clamp), clamp) written as the comparisons std::max and std::min make.
+template <class V>
+inline V tanh_rational(V x) {
+  const V lo = V{} - 7.90531110763549805f, hi = V{} + 7.90531110763549805f;
+  x = x < lo ? lo : x;
+  x = hi < x ? hi : x;
+  const V x2 = x * x;
+  V p = V{} + -2.76076847742355e-16f;
   p = p * x2 + 2.00018790482477e-13f;
   p = p * x2 + -8.60467152213735e-11f;
   p = p * x2 + 5.12229709037114e-08f;
   p = p * x2 + 1.48572235717979e-05f;
   p = p * x2 + 6.37261928875436e-04f;
   p = p * x2 + 4.89352455891786e-03f;
-  float q = 1.19825839466702e-06f;
+  V q = V{} + 1.19825839466702e-06f;
   q = q * x2 + 1.18534705686654e-04f;
   q = q * x2 + 2.26843463243900e-03f;
   q = q * x2 + 4.89352518554385e-03f;
   return x * p / q;
 }
 
+inline float tanh_fast(float x) { return tanh_rational(x); }
 inline double tanh_fast(double x) { return std::tanh(x); }
 
 // xxh32 of the 16-byte message (w0, w1, w2, w3) = (layer, slot, i, j), as in xxhash:
@@ -346,25 +351,7 @@ inline Vec<T> load(const T* src) {
 template <typename T>
 inline void store(T* dst, Vec<T> v) { std::memcpy(dst, &v, sizeof v); }
 
-// tanh_fast, lane by lane: the same clamp (std::max, then std::min) and rational function.
-inline Vec<float> tanh_fast(Vec<float> x) {
-  const float clamp = 7.90531110763549805f;
-  x = x < -clamp ? Vec<float>{} - clamp : x;
-  x = clamp < x ? Vec<float>{} + clamp : x;
-  const Vec<float> x2 = x * x;
-  Vec<float> p = Vec<float>{} + -2.76076847742355e-16f;
-  p = p * x2 + 2.00018790482477e-13f;
-  p = p * x2 + -8.60467152213735e-11f;
-  p = p * x2 + 5.12229709037114e-08f;
-  p = p * x2 + 1.48572235717979e-05f;
-  p = p * x2 + 6.37261928875436e-04f;
-  p = p * x2 + 4.89352455891786e-03f;
-  Vec<float> q = Vec<float>{} + 1.19825839466702e-06f;
-  q = q * x2 + 1.18534705686654e-04f;
-  q = q * x2 + 2.26843463243900e-03f;
-  q = q * x2 + 4.89352518554385e-03f;
-  return x * p / q;
-}
+inline Vec<float> tanh_fast(Vec<float> x) { return tanh_rational(x); }
 
 inline Vec<double> tanh_fast(Vec<double> x) {
   for (int j = 0; j < Simd<double>::width; ++j) x[j] = std::tanh(x[j]);
