@@ -508,9 +508,9 @@ void forward(const Problem<T>& p, T* out, int threads) {
                                                           scratch.data() + p.slots * LANES)
                                             : nullptr;
       block_inputs(p, cb, dcb, act, alpha.data());
-      const T* v = act + p.units[p.layers] * LANES;   // g's output (z_0 for the identity)
+      T* v = act + p.units[p.layers] * LANES;   // g's output (z_0 for the identity)
       if (fixed.forward != nullptr) {
-        fixed.forward(p.g, act, alpha.data(), act + p.units[p.layers] * LANES);
+        fixed.forward(p.g, act, alpha.data(), v);
       } else {
         g_forward(p, act, p.dual_slots > 0 ? alpha.data() : nullptr);
       }
@@ -557,9 +557,8 @@ void backward_chunk(const Problem<T>& p, const T* grad_out, int64_t lo, int64_t 
     }
     if (p.layers > 0 || p.dual_slots > 0) block_inputs(p, cb, dcb, act, alpha.data());
     if (fixed.backward != nullptr) {
-      std::memcpy(next, delta, sizeof(T) * LANES);
-      fixed.backward(p.g, act, alpha.data(), next, gacc.data(), dalpha.data(), delta);
-      if (table != nullptr) scatter(cb, p.slots, delta, static_cast<const T*>(nullptr), nl, table);
+      fixed.backward(p.g, act, alpha.data(), delta, gacc.data(), dalpha.data(), next);
+      if (table != nullptr) scatter(cb, p.slots, next, static_cast<const T*>(nullptr), nl, table);
       if (table2 != nullptr) scatter(dcb, p.dual_slots, dalpha.data(), p.bounds, nl, table2);
       continue;
     }
