@@ -145,11 +145,13 @@ def test_bench_quick_script_writes_summary(tmp_path):
     assert tuple(rows[0]) == report.SUMMARY_COLUMNS
     assert {(r["model"], r["measure"]) for r in rows} == {
         (m, s) for m in ("dense", "naive", "HashedNets", "U4-G3", "U4-G3-D")
-        for s in ("step", "inference_cached")} | {
+        for s in measure.MEASURES} | {
         (m, "access_floor") for m in ("HashedNets", "U4-G3", "U4-G3-D")}
     assert all(r["layer"] == "mlp3" and r["batch"] == ("0" if r["measure"] == "access_floor"
                                                         else "50") for r in rows)
     assert "inference_cached" in proc.stdout
+    assert "| U4-G3 |" in proc.stdout.split("targets (issue 14):")[1]
+    assert "## Targets (issue 14)" in (tmp_path / "summary.md").read_text()
 
 
 def test_headline_step_floor_is_dense_forward_backward_plus_access_floor():
@@ -165,6 +167,27 @@ def test_headline_step_floor_is_dense_forward_backward_plus_access_floor():
     cells = {line.split(" | ")[1]: line.split(" | ")[-1] for line in table[2:]}
     assert cells["U4-G3"] == "1.50 |"         # (1.0 + 0.5 + 1.5) / 2.0
     assert cells["dense"] == cells["HashedNets"] == " |"   # no access_floor row
+
+
+def test_targets_table_divides_step_by_its_floor_and_checks_each_target():
+    def row(model, measure, batch, seconds, ratio):
+        return dict(layer="mlp3", model=model, measure=measure, batch=str(batch),
+                    seconds=str(seconds), ratio_to_dense=str(ratio))
+
+    summary = [row("dense", "forward", 50, 1.0, 1.0), row("dense", "backward", 50, 0.5, 1.0),
+               row("dense", "step", 50, 2.0, 1.0), row("dense", "inference_cached", 50, 1, 1.0),
+               row("HashedNets", "step", 50, 2.4, 1.2),
+               row("HashedNets", "access_floor", 0, 0.5, 0.25),
+               row("HashedNets", "inference_cached", 50, 1.2, 1.2),
+               row("U4-G3", "step", 50, 4.4, 2.2), row("U4-G3", "access_floor", 0, 1.5, 0.75),
+               row("U4-G3", "inference_cached", 50, 1.1, 1.1)]
+    table = report.targets_table(summary).splitlines()
+    cells = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in table[2:]}
+    # HashedNets: floor (1 + 0.5 + 0.5) / 2 = 1.0, step / floor 1.2 <= 1.20; cached 1.2 > 1.1
+    assert cells["HashedNets"] == ["1.20", "1.00", "1.20", "<= 1.20", "met", "1.20", "not met |"]
+    # U4-G3: floor (1 + 0.5 + 1.5) / 2 = 1.5, 2.2 / 1.5 = 1.47 <= 1.50; cached 1.1 <= 1.1
+    assert cells["U4-G3"] == ["2.20", "1.50", "1.47", "<= 1.50", "met", "1.10", "met |"]
+    assert cells["dense"] == ["1.00", "", "", "", "", "1.00", "met |"]
 
 
 def test_access_floor_runner_needs_stored_codes_and_the_native_kernels():

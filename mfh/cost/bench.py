@@ -44,9 +44,9 @@ class Settings:
 
 
 def quick_settings() -> Settings:
-    """The whole 3-layer net at batch 50: dense, naive, HashedNets, U4-G3, U4-G3-D; step and
-    inference_cached only."""
-    return Settings(layers=("mlp3",), batches=(50,), measures=("step", "inference_cached"),
+    """The whole 3-layer net at batch 50: dense, naive, HashedNets, U4-G3, U4-G3-D; step,
+    forward and backward (for the step floor) and inference_cached."""
+    return Settings(layers=("mlp3",), batches=(50,), measures=measure.MEASURES,
                     models=cases.quick_models(), variants=[], extras=False)
 
 
@@ -106,6 +106,9 @@ def run(settings: Settings, out_dir: Path, log: Callable[[str], None] | None = N
         del modules
     meta.update(finished=time.strftime("%Y-%m-%d %H:%M:%S"), load_after=os.getloadavg())
     _write(out_dir, times, flop_rows, memory_rows, meta)
+    if report.TARGET_LAYER in settings.layers:
+        log("targets (issue 14):\n"
+            + report.targets_table(report.read_csv(out_dir / "summary.csv")))
     log(f"wrote {out_dir}")
 
 
@@ -247,6 +250,10 @@ def render(out_dir: Path, with_extras: bool | None = None) -> None:
     if flop_csv and memory_csv:
         sections += ["## Headline: ratios to dense", "",
                      report.headline_table(summary, flop_csv, memory_csv, titles), ""]
+    if any(r["layer"] == report.TARGET_LAYER for r in summary):
+        sections += [f"## Targets (issue 14): {titles[report.TARGET_LAYER]}, batch 50", "",
+                     "Step floor: (dense forward + dense backward + access_floor) / dense step, "
+                     "all measured in this run.", "", report.targets_table(summary), ""]
     for name in dict.fromkeys(r["layer"] for r in summary):
         sections += [f"## {titles[name]}", "", report.time_table(summary, name), ""]
     if flop_csv:

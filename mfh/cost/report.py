@@ -100,6 +100,12 @@ def memory_table(rows: list[dict], layer: str) -> str:
 
 HEADLINE_MODELS = ("dense", "naive", "HashedNets", "U4-G3", "U4-G3-D")
 
+# Issue 14's targets on the whole 3-layer net at batch 50: step / step floor per model, and
+# cached inference / dense for every model.
+STEP_FLOOR_TARGETS = {"HashedNets": 1.20, "U4-G3": 1.50, "U4-G3-D": 1.50}
+CACHED_TARGET = 1.10
+TARGET_LAYER = "mlp3"
+
 
 def headline_table(summary: list[dict], flop_rows: list[dict], memory: list[dict],
                    titles: dict[str, str]) -> str:
@@ -157,6 +163,41 @@ def step_floor(summary: list[dict], layer: str, model: str) -> float | None:
         return None
     forward, backward, step = parts
     return (forward + backward + access) / step
+
+
+def targets_table(summary: list[dict], layer: str = TARGET_LAYER) -> str:
+    """Markdown: issue 14's targets, measured in this run on `layer` at batch 50. Per model:
+    step / dense, step floor, step / step floor against its target, cached inference / dense
+    against `CACHED_TARGET`; `met` or `not met` (empty: a row is missing)."""
+    def ratio(model: str, measure: str) -> float | None:
+        for r in summary:
+            if (r["layer"], r["model"], r["measure"], int(r["batch"])) == (layer, model,
+                                                                           measure, 50):
+                return float(r["ratio_to_dense"]) if r["ratio_to_dense"] else None
+        return None
+
+    def verdict(value: float | None, target: float) -> str:
+        return "" if value is None else ("met" if value <= target else "not met")
+
+    def fmt(value: float | None) -> str:
+        return "" if value is None else f"{value:.2f}"
+
+    head = ["model", "step / dense", "step floor", "step / step floor", "target", "verdict",
+            "cached inference / dense", f"target {CACHED_TARGET:.2f}"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model in _models_in_order([r for r in summary if r["layer"] == layer]):
+        step, floor = ratio(model, "step"), step_floor(summary, layer, model)
+        over = None if step is None or floor is None else step / floor
+        target = STEP_FLOOR_TARGETS.get(model)
+        cached = ratio(model, "inference_cached")
+        if step is None and cached is None:
+            continue
+        lines.append("| " + " | ".join([
+            model, fmt(step), fmt(floor), fmt(over),
+            "" if target is None else f"<= {target:.2f}",
+            "" if target is None else verdict(over, target),
+            fmt(cached), verdict(cached, CACHED_TARGET)]) + " |")
+    return "\n".join(lines)
 
 
 def _si(value: str | float) -> str:
