@@ -90,13 +90,22 @@ def _at(curves: dict, key: str, epoch: int) -> object:
     return values[epoch] if epoch < len(values) else None
 
 
+def _vendor(model: str | None) -> str:
+    """'Intel', 'AMD' or 'other' from a CPU model name."""
+    name = (model or "").lower()
+    return "Intel" if "intel" in name else "AMD" if "amd" in name else "other"
+
+
 def expected(record: dict) -> tuple[bool, str]:
     """(whether this machine should reproduce the record bit for bit, why or why not)."""
     import torch
 
-    if record_mode(record) == "portable":
-        return True, "portable numerics"
     made = record["provenance"]
+    if record_mode(record) == "portable":
+        there, here = _vendor(made.get("cpu_model")), _vendor(cpu_model())
+        if there != here:   # MKL honours MKL_CBWR=AVX2 on Intel CPUs only (else: AUTO branch)
+            return False, f"portable numerics made on an {there} CPU, here {here}"
+        return True, "portable numerics"
     here = (cpu_model(), torch.backends.cpu.get_cpu_capability())
     there = (made.get("cpu_model"), made.get("cpu_capability"))
     if there[0] is None:
