@@ -112,6 +112,9 @@ def test_bench_writes_every_file_with_consistent_rows(tmp_path, capsys):
         "HashedNets [reference]"}
     floors = [r for r in summary if r["measure"] == "access_floor"]
     assert [r["model"] for r in floors] == ["HashedNets", "U2-G3", "U2-G3-D"]
+    g_floors = [r for r in summary if r["measure"] == "g_floor"]
+    assert [r["model"] for r in g_floors] == ["U2-G3", "U2-G3-D"]   # HashedNets: no g
+    floors += g_floors
     dense_step = next(r for r in summary if r["model"] == "dense" and r["measure"] == "step"
                       and r["batch"] == "4")
     for row in floors:
@@ -146,8 +149,9 @@ def test_bench_quick_script_writes_summary(tmp_path):
     assert {(r["model"], r["measure"]) for r in rows} == {
         (m, s) for m in ("dense", "naive", "HashedNets", "U4-G3", "U4-G3-D")
         for s in measure.MEASURES} | {
-        (m, "access_floor") for m in ("HashedNets", "U4-G3", "U4-G3-D")}
-    assert all(r["layer"] == "mlp3" and r["batch"] == ("0" if r["measure"] == "access_floor"
+        (m, "access_floor") for m in ("HashedNets", "U4-G3", "U4-G3-D")} | {
+        (m, "g_floor") for m in ("U4-G3", "U4-G3-D")}
+    assert all(r["layer"] == "mlp3" and r["batch"] == ("0" if r["measure"].endswith("floor")
                                                         else "50") for r in rows)
     assert "inference_cached" in proc.stdout
     assert "| U4-G3 |" in proc.stdout.split("targets (issue 14):")[1]
@@ -180,14 +184,22 @@ def test_targets_table_divides_step_by_its_floor_and_checks_each_target():
                row("HashedNets", "access_floor", 0, 0.5, 0.25),
                row("HashedNets", "inference_cached", 50, 1.2, 1.2),
                row("U4-G3", "step", 50, 4.4, 2.2), row("U4-G3", "access_floor", 0, 1.5, 0.75),
+               row("U4-G3", "g_floor", 0, 0.5, 0.25),
                row("U4-G3", "inference_cached", 50, 1.1, 1.1)]
     table = report.targets_table(summary).splitlines()
     cells = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in table[2:]}
-    # HashedNets: floor (1 + 0.5 + 0.5) / 2 = 1.0, step / floor 1.2 <= 1.20; cached 1.2 > 1.1
-    assert cells["HashedNets"] == ["1.20", "1.00", "1.20", "<= 1.20", "met", "1.20", "not met |"]
-    # U4-G3: floor (1 + 0.5 + 1.5) / 2 = 1.5, 2.2 / 1.5 = 1.47 <= 1.50; cached 1.1 <= 1.1
-    assert cells["U4-G3"] == ["2.20", "1.50", "1.47", "<= 1.50", "met", "1.10", "met |"]
-    assert cells["dense"] == ["1.00", "", "", "", "", "1.00", "met |"]
+    # HashedNets: floor (1 + 0.5 + 0.5) / 2 = 1.0, step / floor 1.2 <= 1.20, no g; cached 1.2
+    assert cells["HashedNets"] == ["1.20", "1.00", "1.20", "<= 1.20", "met", "1.00", "1.20",
+                                   "1.20", "not met |"]
+    # U4-G3: floor (1 + 0.5 + 1.5) / 2 = 1.5, 2.2 / 1.5 = 1.47 <= 1.50; with g
+    # (1 + 0.5 + 1.5 + 0.5) / 2 = 1.75, 2.2 / 1.75 = 1.257; cached 1.1 <= 1.1
+    assert cells["U4-G3"] == ["2.20", "1.50", "1.47", "<= 1.50", "met", "1.75", "1.26", "1.10",
+                              "met |"]
+    assert cells["dense"] == ["1.00", "", "", "", "", "", "", "1.00", "met |"]
+    # a run made before g_floor was measured: no floor with g, rather than one without g
+    older = report.targets_table([r for r in summary if r["measure"] != "g_floor"]).splitlines()
+    cells = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in older[2:]}
+    assert cells["U4-G3"][4:7] == ["met", "", ""]
 
 
 def test_access_floor_runner_needs_stored_codes_and_the_native_kernels():
@@ -197,3 +209,18 @@ def test_access_floor_runner_needs_stored_codes_and_the_native_kernels():
         assert measure.access_floor_runner(hashed) is None
     if native.backend() == "native":
         assert measure.access_floor_runner(hashed)() > 0
+
+
+def test_g_floor_runner_times_g_of_fixed_shape_only():
+    def runner(spec):
+        return measure.g_floor_runner(cases.build(cases.CASES["fc2"], spec))
+
+    assert runner(cases.DENSE) is None
+    assert runner(cases.HASHEDNETS) is None           # no g
+    assert runner(cases.mfh_spec(1, 1)) is None       # U1 with the identity g
+    with native.use_backend("reference"):
+        assert runner(cases.mfh_spec(2, 3)) is None
+    if native.backend() == "native":
+        assert runner(cases.mfh_spec(2, 3))() > 0
+        assert runner(cases.mfh_spec(4, 3, dual=True))() > 0
+        assert native.g_floor((3, 5, 1), 0, 100) is None   # no fixed-shape kernel

@@ -102,7 +102,7 @@ def run(settings: Settings, out_dir: Path, log: Callable[[str], None] | None = N
         if settings.extras:
             times += _reconstruction(case, modules, backends, settings, log)
             memory_rows += _stored(case, modules)
-        times += _access_floor(case, modules, backends, times, settings, log)
+        times += _floors(case, modules, backends, times, settings, log)
         del modules
     meta.update(finished=time.strftime("%Y-%m-%d %H:%M:%S"), load_after=os.getloadavg())
     _write(out_dir, times, flop_rows, memory_rows, meta)
@@ -142,17 +142,20 @@ def _reconstruction(case: Case, modules: dict, backends: dict, settings: Setting
                             lambda k: native.use_backend(backends[k]), settings, log)
 
 
-def _access_floor(case: Case, modules: dict, backends: dict, times: list[dict],
-                  settings: Settings, log: Callable[[str], None]) -> list[dict]:
-    """`access_floor` rows; the ratio is to the dense `step` of this case at batch 50 (or the
-    largest batch timed)."""
-    runs = {k: r for k, m in modules.items()
-            if backends[k] == "auto" and (r := measure.access_floor_runner(m))}
+def _floors(case: Case, modules: dict, backends: dict, times: list[dict],
+            settings: Settings, log: Callable[[str], None]) -> list[dict]:
+    """`access_floor` and `g_floor` rows; the ratio is to the dense `step` of this case at
+    batch 50 (or the largest batch timed)."""
     steps = {r["batch"]: r["seconds"] for r in times
              if r["layer"] == case.name and r["model"] == "dense" and r["measure"] == "step"}
     dense = steps.get(50, steps[max(steps)] if steps else None)
-    return _batch_free_rows(case, "access_floor", runs, dense,
-                            lambda k: contextlib.nullcontext(), settings, log)
+    rows = []
+    for name, make in (("access_floor", measure.access_floor_runner),
+                       ("g_floor", measure.g_floor_runner)):
+        runs = {k: r for k, m in modules.items() if backends[k] == "auto" and (r := make(m))}
+        rows += _batch_free_rows(case, name, runs, dense, lambda k: contextlib.nullcontext(),
+                                 settings, log)
+    return rows
 
 
 def _batch_free_rows(case: Case, name: str, runs: dict, dense: float | None,
@@ -253,7 +256,9 @@ def render(out_dir: Path, with_extras: bool | None = None) -> None:
     if any(r["layer"] == report.TARGET_LAYER for r in summary):
         sections += [f"## Targets (issue 14): {titles[report.TARGET_LAYER]}, batch 50", "",
                      "Step floor: (dense forward + dense backward + access_floor) / dense step, "
-                     "all measured in this run.", "", report.targets_table(summary), ""]
+                     "all measured in this run; the verdict is on it. Step floor with g adds "
+                     "g_floor, g's arithmetic alone (forward and backward once per virtual "
+                     "weight, inputs in L1).", "", report.targets_table(summary), ""]
     for name in dict.fromkeys(r["layer"] for r in summary):
         sections += [f"## {titles[name]}", "", report.time_table(summary, name), ""]
     if flop_csv:

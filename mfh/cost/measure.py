@@ -9,7 +9,10 @@ Measures (seconds per call):
   into w, g and w' (no matrix product; independent of the batch size);
 - `access_floor`: only the random memory accesses of the reconstruction, one read and one add
   of a space value per hash code (`mfh.method.kernels.access_floor`): what no implementation of the
-  method can avoid on this CPU (independent of the batch size).
+  method can avoid on this CPU (independent of the batch size);
+- `g_floor`: only g's arithmetic, its forward and backward once per virtual weight on inputs
+  held in L1 (`mfh.method.kernels.g_floor`): what any implementation of this g computes at
+  least once per step, without memory accesses (independent of the batch size).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from mfh.cost.cases import Case, Inputs, hashed_sources, loss
 from mfh.method import kernels as native
-from mfh.method.virtual import HashPairs
+from mfh.method.virtual import FunctionalWeight, HashPairs
 
 MEASURES = ("forward", "backward", "step", "inference_cached")
 LR = 1e-4   # small, so that thousands of timing steps leave the weights in a normal range
@@ -112,6 +115,38 @@ def access_floor_runner(module: nn.Module) -> Runner | None:
                               getattr(source, "dual_space", None))):
             if isinstance(pairs, HashPairs) and pairs.mode == "precomputed":
                 calls += native.access_floor(pairs.codes, space.w)
+    if not calls:
+        return None
+
+    def run() -> float:
+        start = time.perf_counter()
+        for call in calls:
+            call()
+        return time.perf_counter() - start
+
+    return run
+
+
+def g_floor_runner(module: nn.Module) -> Runner | None:
+    """The arithmetic floor of g in `module`'s virtual weights: g's forward and backward once
+    per virtual weight, on inputs in L1, for every FunctionalWeight whose g has a fixed-shape
+    kernel (None: dense, HashedNets, identity g, g with biases or other shapes, or the native
+    kernels not in use)."""
+    if not native.supports(*module.parameters()):
+        return None
+    calls = []
+    for source in hashed_sources(module):
+        if not isinstance(source, FunctionalWeight):
+            continue
+        dual = 0 if source.dual_hashes is None else source.dual_hashes.slots
+        if source.g is None and dual == 0:
+            continue   # the identity: no arithmetic
+        bias = source.g_bias if dual else source.g.layers[0].bias is not None
+        call = None if bias else native.g_floor(source.g_widths(), dual,
+                                                source.hashes.rows * source.hashes.cols)
+        if call is None:
+            return None
+        calls.append(call)
     if not calls:
         return None
 

@@ -170,13 +170,14 @@ class FunctionalWeight(nn.Module):
         v = self._native(w) if self._native_fits(w) else self._reference(w)
         return v.view(self.hashes.rows, self.hashes.cols)
 
-    def _widths(self) -> tuple[int, ...]:
+    def g_widths(self) -> tuple[int, ...]:
+        """g's widths, input (U) first; `(U,)` for the identity."""
         if self.dual_space is not None:
             return tuple(self.widths)
         return tuple(self.g.widths) if self.g is not None else (self.hashes.slots,)
 
     def _native_fits(self, w: torch.Tensor) -> bool:
-        if not native.Plan.fits(self._widths()):
+        if not native.Plan.fits(self.g_widths()):
             return False
         w2 = None if self.dual_space is None else self.dual_space.w
         g = [] if self.g is None else [p for layer in self.g.layers
@@ -186,7 +187,7 @@ class FunctionalWeight(nn.Module):
     def _native(self, w: torch.Tensor) -> torch.Tensor:
         pairs, dual_pairs = self.hashes, self.dual_hashes
         if dual_pairs is not None:
-            plan = native.Plan(pairs.rows * pairs.cols, self._widths(), self.g_bias, self.scale,
+            plan = native.Plan(pairs.rows * pairs.cols, self.g_widths(), self.g_bias, self.scale,
                                pairs.kernel_codes(), dual_pairs.kernel_codes(),
                                self.dual_bounds.reshape(-1))
             return native.virtual_weight(plan, w, None, self.dual_space.w)
@@ -197,7 +198,7 @@ class FunctionalWeight(nn.Module):
             bias = layers[0].bias is not None
             params = torch.cat([p.reshape(-1) for layer in layers
                                 for p in (layer.weight, layer.bias) if p is not None])
-        plan = native.Plan(pairs.rows * pairs.cols, self._widths(), bias, self.scale,
+        plan = native.Plan(pairs.rows * pairs.cols, self.g_widths(), bias, self.scale,
                            pairs.kernel_codes())
         return native.virtual_weight(plan, w, params)
 

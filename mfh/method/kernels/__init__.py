@@ -37,7 +37,7 @@ COMMON_FLAGS = ["-O3", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-std
                 "-shared", "-fPIC"]
 # The host's instruction set, or, in portable numerics (mfh.numerics), a fixed x86-64 level.
 MARCH = {"native": "-march=native", "portable": "-march=x86-64-v3"}
-ABI_VERSION = 9
+ABI_VERSION = 10
 MAX_SLOTS = 16            # U and every width of g (MAX_WIDTH in the C++ source)
 MAX_G_LAYERS = 3          # G4
 LANES = 64                # virtual weights per block (LANES in the C++ source)
@@ -113,6 +113,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.mfh_has_fixed_shape.argtypes = [i32, ptr, i32, i32]
     lib.mfh_gather_floor.argtypes = [ptr, i64, ptr, ptr, i32]
     lib.mfh_scatter_floor.argtypes = [ptr, i64, i64, ptr, i32]
+    lib.mfh_g_floor.argtypes = [i64, i32, ptr, i32, i32]
 
 
 @torch.compiler.assume_constant_result
@@ -454,3 +455,21 @@ def access_floor(codes: torch.Tensor, w: torch.Tensor) -> tuple[Callable[[], Non
                               threads)
 
     return gather, scatter
+
+
+def g_floor(widths: tuple[int, ...], dual_slots: int, n: int) -> Callable[[], None] | None:
+    """A call for the cost benchmark: g's forward and backward (float32, widths input first,
+    `dual_slots` hashed parameters or 0 for a global g) once for each of `n` virtual weights,
+    on inputs that stay in L1 - the arithmetic that any implementation of g makes, without
+    the memory accesses around it. None where the kernels are unavailable or g has no
+    fixed-shape kernel (`has_fixed_shape`)."""
+    lib = library()
+    if lib is None or len(widths) < 2 or not has_fixed_shape(widths, False, dual_slots):
+        return None
+    threads = torch.get_num_threads()
+    shape = _widths(widths)
+
+    def run() -> None:
+        lib.mfh_g_floor(n, len(widths) - 1, shape.data_ptr(), dual_slots, threads)
+
+    return run

@@ -681,7 +681,7 @@ void backward(const Problem<T>& p, const T* grad_out, int chunks, int64_t bucket
 
 extern "C" {
 
-int mfh_abi_version() { return 9; }
+int mfh_abi_version() { return 10; }
 int mfh_lanes() { return LANES; }
 int mfh_max_width() { return MAX_WIDTH; }
 int mfh_max_layers() { return MAX_LAYERS; }
@@ -753,6 +753,37 @@ void mfh_scatter_floor(const int32_t* codes, int64_t count, int64_t buckets, flo
       table[codes[i] & INDEX_MASK] += flip(1.0f, codes[i]);
     }
   }
+}
+
+// The arithmetic floor of g, for the cost benchmark: g's forward and backward once for each
+// of n virtual weights (float, fixed shapes only), on one block of inputs that stays in L1 -
+// no gathers, no scatter-adds, no streams; what any implementation of this g computes at least
+// once per weight and step. Returns 0 (nothing run) when g has no fixed-shape kernel.
+int mfh_g_floor(int64_t n, int layers, const int32_t* widths, int dual_slots, int threads) {
+  const Problem<float> p = make_problem<float>(n, widths[0], nullptr, nullptr, nullptr, layers,
+                                               widths, 0, nullptr, dual_slots, nullptr,
+                                               nullptr, nullptr, nullptr, 1.0);
+  const Fixed<float> fixed = fixed_for(p);
+  if (fixed.backward == nullptr) return 0;
+  const int n_params = p.params[p.layers];
+  const int64_t blocks = (n + LANES - 1) / LANES;
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> g(n_params), z(static_cast<size_t>(widths[0]) * LANES), grad(LANES);
+    std::vector<float> alpha(static_cast<size_t>(n_params) * LANES);
+    std::vector<float> gacc(alpha.size(), 0.0f), dalpha(alpha.size());
+    std::vector<float> dz(static_cast<size_t>(MAX_WIDTH) * LANES);
+    for (size_t i = 0; i < g.size(); ++i) g[i] = 0.3f - 0.05f * static_cast<float>(i % 13);
+    for (size_t i = 0; i < z.size(); ++i) z[i] = 0.01f * static_cast<float>(i % 97) - 0.5f;
+    for (size_t i = 0; i < alpha.size(); ++i) alpha[i] = 0.2f - 0.03f * static_cast<float>(i % 17);
+    for (int l = 0; l < LANES; ++l) grad[l] = 0.001f * static_cast<float>(l) - 0.03f;
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      fixed.backward(g.data(), z.data(), alpha.data(), grad.data(), gacc.data(), dalpha.data(),
+                     dz.data());
+    }
+  }
+  return 1;
 }
 
 // Hash codes of a layer, (ceil(rows * cols / LANES), slots, LANES); key as in Codes.
