@@ -75,9 +75,10 @@ BENCH_SPIN ?= 20000
 bench: setup
 	GOMP_SPINCOUNT=$(BENCH_SPIN) $(PY) scripts/bench.py --out $(or $(BENCH_DIR),results/cost)
 
-# The whole 3-layer net at batch 50, five models, step and inference_cached (under a minute).
+# The whole 3-layer net at batch 50, five models, step and inference_cached (under a minute);
+# REPEAT=N: N runs and the spread of the targets over them.
 bench-quick: setup
-	GOMP_SPINCOUNT=$(BENCH_SPIN) $(PY) scripts/bench.py --quick --out $(or $(BENCH_DIR),/tmp/mfh-bench-quick)
+	GOMP_SPINCOUNT=$(BENCH_SPIN) $(PY) scripts/bench.py --quick --out $(or $(BENCH_DIR),/tmp/mfh-bench-quick) $(if $(REPEAT),--repeat $(REPEAT))
 
 # Rerun committed records from their own config and seed and say, per record, bit-identical /
 # rounding / different (scripts/verify.py). A few of the shortest by default; ALL=1 for every one.

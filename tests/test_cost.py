@@ -224,3 +224,34 @@ def test_g_floor_runner_times_g_of_fixed_shape_only():
         assert runner(cases.mfh_spec(2, 3))() > 0
         assert runner(cases.mfh_spec(4, 3, dual=True))() > 0
         assert native.g_floor((3, 5, 1), 0, 100) is None   # no fixed-shape kernel
+
+
+def test_targets_spread_over_runs_gives_min_median_max_and_how_often_each_target_held():
+    def run(hashednets_step, cached):
+        def row(model, measure, batch, seconds, ratio):
+            return dict(layer="mlp3", model=model, measure=measure, batch=str(batch),
+                        seconds=str(seconds), ratio_to_dense=str(ratio))
+        return [row("dense", "forward", 50, 1.0, 1.0), row("dense", "backward", 50, 0.5, 1.0),
+                row("dense", "step", 50, 2.0, 1.0), row("dense", "inference_cached", 50, 1, 1.0),
+                row("HashedNets", "step", 50, 2 * hashednets_step, hashednets_step),
+                row("HashedNets", "access_floor", 0, 0.5, 0.25),
+                row("HashedNets", "inference_cached", 50, cached, cached)]
+
+    # floor (1 + 0.5 + 0.5) / 2 = 1.0, so step / floor is the step ratio
+    table = report.targets_spread([run(1.1, 1.2), run(1.3, 1.05), run(1.25, 1.0)]).splitlines()
+    cells = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in table[2:]}
+    assert cells["HashedNets"] == ["1.10 / 1.25 / 1.30", "1 of 3", "1.00 / 1.05 / 1.20",
+                                   "2 of 3 |"]
+    assert cells["dense"] == ["", "", "1.00 / 1.00 / 1.00", "3 of 3 |"]
+
+
+def test_bench_quick_repeat_writes_each_run_and_the_spread(tmp_path):
+    proc = subprocess.run([sys.executable, "scripts/bench.py", "--quick", "--calls", "1",
+                           "--threads", "1", "--repeat", "2", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "run-1" / "summary.csv").exists()
+    assert (tmp_path / "run-2" / "summary.csv").exists()
+    spread = (tmp_path / "spread.md").read_text()
+    assert "| U4-G3 |" in spread and " of 2 |" in spread
+    assert "spread over 2 runs" in proc.stdout

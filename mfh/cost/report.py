@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import statistics
 from pathlib import Path
 
 SUMMARY_COLUMNS = ("layer", "model", "batch", "measure", "seconds", "ratio_to_dense")
@@ -206,6 +207,36 @@ def targets_table(summary: list[dict], layer: str = TARGET_LAYER) -> str:
             "" if target is None else f"<= {target:.2f}",
             "" if target is None else verdict(over, target),
             fmt(with_g), fmt(over_g), fmt(cached), verdict(cached, CACHED_TARGET)]) + " |")
+    return "\n".join(lines)
+
+
+def targets_spread(summaries: list[list[dict]], layer: str = TARGET_LAYER) -> str:
+    """Markdown: issue 14's ratios over several runs of the same benchmark (one summary each):
+    min / median / max of step / step floor and of cached inference / dense per model, and in
+    how many runs each target held - one run near a threshold decides nothing."""
+    def ratios(summary: list[dict], model: str) -> tuple[float | None, float | None]:
+        step = _summary_row(summary, layer, model, "step", 50)
+        cached = _summary_row(summary, layer, model, "inference_cached", 50)
+        floor = step_floor(summary, layer, model)
+        over = float(step["ratio_to_dense"]) / floor if step and floor else None
+        return over, float(cached["ratio_to_dense"]) if cached else None
+
+    def spread(values: list[float], target: float | None) -> list[str]:
+        if not values:
+            return ["", ""]
+        cells = [f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"]
+        held = sum(v <= target for v in values) if target is not None else None
+        return cells + ["" if held is None else f"{held} of {len(values)}"]
+
+    head = ["model", "step / step floor: min / median / max", "target held",
+            "cached inference / dense: min / median / max", f"<= {CACHED_TARGET:.2f} held"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model in _models_in_order([r for r in summaries[0] if r["layer"] == layer]):
+        pairs = [ratios(summary, model) for summary in summaries]
+        steps = [a for a, _ in pairs if a is not None]
+        cached = [b for _, b in pairs if b is not None]
+        lines.append("| " + " | ".join([model, *spread(steps, STEP_FLOOR_TARGETS.get(model)),
+                                        *spread(cached, CACHED_TARGET)]) + " |")
     return "\n".join(lines)
 
 
