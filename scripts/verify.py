@@ -1,6 +1,6 @@
 """Rerun committed records from their own configuration and seed; report how each compares.
 
-    python scripts/verify.py [--results-dir results] [--sample 3 | --all] [RECORD ...]
+    python scripts/verify.py [--results-dir results] [--sample 3 | --all] [--threads N] [RECORD ...]
 
 Per record: bit-identical, rounding (same error rates, training loss within 1e-5) or different
 (with the first epoch where the curves part), and whether this machine is expected to reproduce
@@ -30,12 +30,12 @@ if __name__ == "__main__" and "--child" in sys.argv:
     numerics.apply([])   # the record's mode, from MFH_NUMERICS, before torch starts
 
 
-def child(record_path: Path, out: Path) -> int:
-    """Rerun one record into `out`; write the new record's path to stdout."""
+def child(record_path: Path, out: Path, threads: int | None) -> int:
+    """Rerun one record into `out`; write the new record to stdout."""
     from mfh.harness.records import read_record
     from mfh.harness.verify import rerun
 
-    new = rerun(read_record(record_path), out)
+    new = rerun(read_record(record_path), out, threads)
     print(json.dumps(new))
     return 0
 
@@ -52,10 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", default=str(ROOT / "results"))
     parser.add_argument("--sample", type=int, default=3, help="how many records (default 3)")
     parser.add_argument("--all", action="store_true", help="every record under --results-dir")
+    parser.add_argument("--threads", type=int, help="torch threads of the reruns (default: a "
+                        "native record's own, portable mode's default); portable numbers do not "
+                        "depend on it")
     parser.add_argument("--child", nargs=2, metavar=("RECORD", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        return child(Path(args.child[0]), Path(args.child[1]))
+        return child(Path(args.child[0]), Path(args.child[1]), args.threads)
     from mfh.harness.records import read_record
     from mfh.harness.verify import compare, expected, record_mode
 
@@ -68,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         start = time.time()
         with tempfile.TemporaryDirectory() as out:
             env = {**os.environ, numerics.ENV: record_mode(old)}
-            proc = subprocess.run([sys.executable, __file__, "--child", str(path), out],
+            threads = [] if args.threads is None else ["--threads", str(args.threads)]
+            proc = subprocess.run([sys.executable, __file__, "--child", str(path), out, *threads],
                                   cwd=ROOT, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"{path}: rerun failed: {proc.stderr.strip().splitlines()[-1:]}")
@@ -76,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         new = json.loads(proc.stdout.strip().splitlines()[-1])
         verdict = compare(old, new)
-        should, why = expected(old)
+        should, why = expected(old, args.threads)
         where = f", curves part at epoch {verdict.epoch}" if verdict.epoch else ""
         note = "" if should or verdict.status == "bit-identical" else " (not expected to match)"
         print(f"{old['label']} seed={old['seed']} {path.parent.name}: {verdict.status}{where}; "

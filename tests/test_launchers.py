@@ -1,4 +1,5 @@
-"""Parallel launchers: joblib gives the basic launcher's records; the set-up keeps Hydra's
+"""Parallel launchers: joblib gives the basic launcher's records (in portable numerics with
+its one-thread jobs against the basic launcher's two threads); the set-up keeps Hydra's
 released versions under the launcher plugins."""
 
 import json
@@ -29,6 +30,22 @@ def test_joblib_sweep_gives_the_records_of_the_basic_launcher(tmp_path):
                                f"results_dir={tmp_path / name}"], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr
+    assert metrics(tmp_path / "local") == metrics(tmp_path / "basic")
+    assert sorted(metrics(tmp_path / "local")) == [0, 1]
+
+
+def test_portable_joblib_sweep_of_one_thread_jobs_gives_the_two_thread_records(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    args = ["model=mfh", "numerics=portable", *(a for a in ARGS if a != "threads=1")]
+    for name, launcher in (("basic", []), ("local", ["hydra/launcher=local"])):
+        proc = subprocess.run([sys.executable, "run.py", "-m", *launcher, *args,
+                               f"results_dir={tmp_path / name}"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+    threads = {name: {json.loads(p.read_text())["provenance"]["threads"]
+                      for p in (tmp_path / name).glob("runs/*/seed=*.json")}
+               for name in ("basic", "local")}
+    assert threads == {"basic": {2}, "local": {max(1, (os.cpu_count() or 1) // 2)}}
     assert metrics(tmp_path / "local") == metrics(tmp_path / "basic")
     assert sorted(metrics(tmp_path / "local")) == [0, 1]
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from conftest import ROOT
 
 from mfh.harness.config import ConfigError, compose_config, validate
@@ -16,9 +17,9 @@ ARGS = ["model=mfh", "numerics=portable", "epochs=2", "train_limit=300", "logger
         "checkpoint=false"]
 
 
-def run_portable(results, **env) -> dict:
-    subprocess.run([sys.executable, "run.py", *ARGS, f"results_dir={results}"], cwd=ROOT,
-                   env={**os.environ, "WANDB_MODE": "offline", **env}, check=True,
+def run_portable(results, *overrides: str, **env) -> dict:
+    subprocess.run([sys.executable, "run.py", *ARGS, *overrides, f"results_dir={results}"],
+                   cwd=ROOT, env={**os.environ, "WANDB_MODE": "offline", **env}, check=True,
                    capture_output=True)
     return json.loads(next(results.glob("runs/*/seed=0.json")).read_text())
 
@@ -31,6 +32,15 @@ def test_portable_record_is_the_same_on_a_host_limited_to_avx2(tmp_path):
     p = here["provenance"]
     assert (p["numerics"], p["cpu_capability"], p["threads"]) == ("portable", "AVX2", 2)
     assert p["kernel_flags"].endswith("-march=x86-64-v3")
+
+
+def test_portable_record_does_not_depend_on_the_thread_count(tmp_path):
+    """Native numerics round MKL's GEMMs by thread count; portable mode's strict MKL does not,
+    and our kernels never do, so one portable record comes from 1 thread or 2."""
+    two = run_portable(tmp_path / "two")
+    one = run_portable(tmp_path / "one", "threads=1")
+    assert (two["provenance"]["threads"], one["provenance"]["threads"]) == (2, 1)
+    assert one["metrics"] == two["metrics"]
 
 
 def test_golden_portable_record_reruns_bit_for_bit():
@@ -83,3 +93,8 @@ def test_compare_tells_identical_rounding_and_different():
     vendor = "Intel" if "Intel" in cpu_model() else "AMD" if "AMD" in cpu_model() else None
     assert expected(amd)[0] is (vendor == "AMD") and expected(intel)[0] is (vendor == "Intel")
     assert expected({"provenance": {}})[0] is False
+    assert expected(here, threads=1) == (True, "portable numerics")
+    native = {**old, "provenance": {"numerics": "native", "cpu_model": cpu_model(), "threads": 2,
+                                    "cpu_capability": torch.backends.cpu.get_cpu_capability()}}
+    assert expected(native)[0] and expected(native, threads=2)[0]
+    assert expected(native, threads=1) == (False, "native numerics with 2 threads, rerun with 1")

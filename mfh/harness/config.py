@@ -205,19 +205,17 @@ def _distill(distill: dict | None, hashing: HashingSpec) -> DistillSpec | None:
 
 
 def _threads(config: dict) -> int | None:
-    """The job's torch threads; portable numerics fix them (`numerics.PORTABLE_THREADS`)."""
+    """The job's torch threads: `threads`, else all cores (None); in portable numerics,
+    `threads`, else `numerics.PORTABLE_THREADS` (its numbers do not depend on the count)."""
     mode = _choice("numerics", config["numerics"], numerics.MODES)
     if mode != numerics.active():
         raise ConfigError(f"numerics={mode} is not the mode this process started in "
                           f"({numerics.active()}); it must be set before torch starts: pass "
                           f"numerics={mode} on run.py's command line or set MFH_NUMERICS={mode}")
     threads = config["threads"]
-    if mode == "portable":
-        if threads not in (None, numerics.PORTABLE_THREADS):
-            raise ConfigError(f"threads={threads!r} is not allowed with numerics=portable; "
-                              f"it runs {numerics.PORTABLE_THREADS} threads")
-        return numerics.PORTABLE_THREADS
-    return None if threads is None else _int("threads", threads, 1)
+    if threads is None:
+        return numerics.PORTABLE_THREADS if mode == "portable" else None
+    return _int("threads", threads, 1)
 
 
 def _hashing(config: dict) -> HashingSpec:

@@ -8,8 +8,8 @@ this process, which must run in the record's numerics mode) and returns the new 
 - `rounding`: every error rate the same and the training loss within `ROUNDING` (relative);
 - `different`, with the first epoch where the curves part.
 `expected(old)` says whether this machine is expected to reproduce a record bit for bit: a
-portable-mode record anywhere, a native-mode record on the CPU model, SIMD level and thread
-count that made it.
+portable-mode record anywhere (with any thread count), a native-mode record on the CPU model,
+SIMD level and thread count that made it.
 """
 
 from __future__ import annotations
@@ -42,25 +42,26 @@ def _merge(base: dict, update: dict) -> dict:
     return out
 
 
-def rerun_config(record: dict, results_dir: str | Path) -> dict:
+def rerun_config(record: dict, results_dir: str | Path, threads: int | None = None) -> dict:
     """The record's configuration over today's defaults (keys added since it was made take
-    their neutral default), writing to `results_dir`, without logger or checkpoint."""
+    their neutral default), writing to `results_dir`, without logger or checkpoint; with
+    `threads` torch threads (default: a native record's own count, portable mode's default)."""
     config = _merge(to_dict(compose_config()), record["config"])
     if "test_eval" not in record["config"]:   # made before lazy test evaluation existed
         config["test_eval"] = "every"
-    threads = record["provenance"].get("threads")
+    if threads is None and record_mode(record) == "native":
+        threads = record["provenance"].get("threads")
     return {**config, "results_dir": str(results_dir), "logger": {"name": "none"},
-            "checkpoint": False, "numerics": record_mode(record),
-            "threads": None if record_mode(record) == "portable" else threads}
+            "checkpoint": False, "numerics": record_mode(record), "threads": threads}
 
 
 def record_mode(record: dict) -> str:
     return record["provenance"].get("numerics", "native")
 
 
-def rerun(record: dict, results_dir: str | Path) -> dict:
-    """Train the record's configuration and seed again; the new record."""
-    spec = validate(rerun_config(record, results_dir))
+def rerun(record: dict, results_dir: str | Path, threads: int | None = None) -> dict:
+    """Train the record's configuration and seed again (see `rerun_config`); the new record."""
+    spec = validate(rerun_config(record, results_dir, threads))
     path = record_path(spec.results_dir, spec.config, spec.seed)
     run_job(spec, path)
     return read_record(path)
@@ -96,8 +97,9 @@ def _vendor(model: str | None) -> str:
     return "Intel" if "intel" in name else "AMD" if "amd" in name else "other"
 
 
-def expected(record: dict) -> tuple[bool, str]:
-    """(whether this machine should reproduce the record bit for bit, why or why not)."""
+def expected(record: dict, threads: int | None = None) -> tuple[bool, str]:
+    """(whether this machine, rerunning with `threads` torch threads (None: the record's own),
+    should reproduce the record bit for bit, why or why not)."""
     import torch
 
     made = record["provenance"]
@@ -112,4 +114,6 @@ def expected(record: dict) -> tuple[bool, str]:
         return False, "native numerics on an unnamed CPU (the record predates cpu_model)"
     if there != here:
         return False, f"native numerics on {there[0]} ({there[1]}), here {here[0]} ({here[1]})"
+    if threads not in (None, made.get("threads")):
+        return False, f"native numerics with {made.get('threads')} threads, rerun with {threads}"
     return True, f"native numerics on this CPU model ({here[0]}, {here[1]})"
