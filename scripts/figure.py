@@ -20,6 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's mfh and conf/
 
+from mfh import numerics  # noqa: E402
+
+numerics.apply(sys.argv[1:])   # MFH_NUMERICS or numerics=...: pin the back-ends before torch
+
 from mfh.harness.sweep import check_pass_through, run_sweeps  # noqa: E402
 from mfh.report.grid import collect, load_grid, summary, sweep_command, to_markdown  # noqa: E402
 from mfh.report.plots import plot_grid  # noqa: E402

@@ -24,6 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's mfh and conf/
 
+from mfh import numerics  # noqa: E402
+
+numerics.apply(sys.argv[1:])   # MFH_NUMERICS or numerics=...: pin the back-ends before torch
+
 from mfh.harness.sweep import (  # noqa: E402
     ROOT,
     check_pass_through,

@@ -21,6 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's mfh and conf/
 
+from mfh import numerics  # noqa: E402
+
+numerics.apply(sys.argv[1:])   # MFH_NUMERICS or numerics=...: pin the back-ends before torch
+
 from mfh.harness.sweep import ROOT, check_pass_through, tune_recipes  # noqa: E402
 from mfh.report.tables import load_layout  # noqa: E402
 

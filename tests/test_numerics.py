@@ -98,3 +98,13 @@ def test_compare_tells_identical_rounding_and_different():
                                     "cpu_capability": torch.backends.cpu.get_cpu_capability()}}
     assert expected(native)[0] and expected(native, threads=2)[0]
     assert expected(native, threads=1) == (False, "native numerics with 2 threads, rerun with 1")
+
+
+@pytest.mark.parametrize("script", [["table1.py", "--dataset", "mnist5k"], ["tune.py", "--dataset", "mnist5k"],
+                                    ["figure.py", "--experiment", "experiments/ratio_sweep.yaml"]])
+def test_sweep_scripts_take_portable_numerics_from_the_environment(script):
+    proc = subprocess.run([sys.executable, f"scripts/{script[0]}", *script[1:], "--dry-run"],
+                          cwd=ROOT, env={**os.environ, "MFH_NUMERICS": "portable"},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "python run.py -m" in proc.stdout
