@@ -5,7 +5,9 @@ Portable mode pins, before torch starts (its back-ends read these once):
 - ATen's CPU dispatch level: `ATEN_CPU_CAPABILITY=avx2` (no AVX-512 kernels);
 - MKL's conditional numerical reproducibility: `MKL_CBWR=AVX2,STRICT`;
 - oneDNN's instruction set: `ONEDNN_MAX_CPU_ISA=AVX2`;
-- the thread count: `PORTABLE_THREADS` (float reductions split by thread round differently);
+- the default thread count, `PORTABLE_THREADS` (a job's `threads` may set another: MKL's
+  strict mode makes its GEMMs round the same for every thread count, and our kernels never
+  depend on it, so portable numbers do not either; tests/test_numerics.py, test_launchers.py);
 - the fused kernels: built with `-march=x86-64-v3` instead of `-march=native`, in their own
   cache entry (`mfh.method.kernels`).
 `run.py` calls `apply(sys.argv)` before importing torch; this module must not import it.

@@ -1,13 +1,16 @@
 """Rerun committed records from their own configuration and seed; report how each compares.
 
     python scripts/verify.py [--results-dir results] [--sample 3 | --all] [--threads N] [RECORD ...]
+    python scripts/verify.py --results-dir DIR --against results   # compare, no rerun
 
 Per record: bit-identical, rounding (same error rates, training loss within 1e-5) or different
 (with the first epoch where the curves part), and whether this machine is expected to reproduce
 it bit for bit (portable numerics anywhere; native numerics on the CPU model that made it).
 Each record is rerun in a child process started in the record's numerics mode. A sample is the
 shortest records (fewest epochs x examples) first. Exits 1 if a record expected to reproduce
-differs.
+differs. `--against DIR` reruns nothing: it compares every record under --results-dir with the
+record of the same configuration and seed under DIR (e.g. a fresh sweep against the committed
+results) and exits 1 if one differs or is missing there.
 """
 
 from __future__ import annotations
@@ -40,6 +43,27 @@ def child(record_path: Path, out: Path, threads: int | None) -> int:
     return 0
 
 
+def against(results: Path, reference: Path) -> int:
+    """Compare every record under `results` with its namesake under `reference`; 1 if one
+    differs or is missing."""
+    from collections import Counter
+
+    from mfh.harness.records import read_record
+    from mfh.harness.verify import compare
+
+    counts: Counter[str] = Counter()
+    for path in sorted(results.glob("runs/*/seed=*.json")):
+        other = reference / path.relative_to(results)
+        new = read_record(path)
+        status = compare(read_record(other), new).status if other.exists() else "missing"
+        counts[status] += 1
+        if status != "bit-identical":
+            print(f"{new['label']} seed={new['seed']} {path.parent.name}: {status}")
+    print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no records",
+          f"(under {results}, against {reference})")
+    return 1 if set(counts) - {"bit-identical", "rounding"} or not counts else 0
+
+
 def cost(path: Path) -> int:
     """A record's size of work: epochs x training examples (for choosing a quick sample)."""
     config = json.loads(path.read_text())["config"]
@@ -55,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="torch threads of the reruns (default: a "
                         "native record's own, portable mode's default); portable numbers do not "
                         "depend on it")
+    parser.add_argument("--against", type=Path, help="compare with the records under this "
+                        "results folder instead of rerunning")
     parser.add_argument("--child", nargs=2, metavar=("RECORD", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -62,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     from mfh.harness.records import read_record
     from mfh.harness.verify import compare, expected, record_mode
 
+    if args.against:
+        return against(Path(args.results_dir), args.against)
     paths = args.records or sorted(Path(args.results_dir).glob("runs/*/seed=*.json"), key=cost)
     if not args.records and not args.all:
         paths = paths[:args.sample]

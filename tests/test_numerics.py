@@ -100,11 +100,34 @@ def test_compare_tells_identical_rounding_and_different():
     assert expected(native, threads=1) == (False, "native numerics with 2 threads, rerun with 1")
 
 
-@pytest.mark.parametrize("script", [["table1.py", "--dataset", "mnist5k"], ["tune.py", "--dataset", "mnist5k"],
-                                    ["figure.py", "--experiment", "experiments/ratio_sweep.yaml"]])
+@pytest.mark.parametrize("script", [
+    ["table1.py", "--dataset", "mnist5k"], ["tune.py", "--dataset", "mnist5k"],
+    ["figure.py", "--experiment", "experiments/ratio_sweep.yaml"]])
 def test_sweep_scripts_take_portable_numerics_from_the_environment(script):
     proc = subprocess.run([sys.executable, f"scripts/{script[0]}", *script[1:], "--dry-run"],
                           cwd=ROOT, env={**os.environ, "MFH_NUMERICS": "portable"},
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "python run.py -m" in proc.stdout
+
+
+def test_verify_against_compares_two_results_folders_without_rerunning(tmp_path):
+    record = json.loads((ROOT / "tests" / "golden" / "portable_record.json").read_text())
+    name = f"runs/{record['signature']}/seed={record['seed']}.json"
+    for folder, loss in (("a", None), ("same", None), ("moved", 1.0)):
+        copy = json.loads(json.dumps(record))
+        if loss is not None:
+            copy["metrics"]["curves"]["train_loss"][-1] = loss
+        (tmp_path / folder / name).parent.mkdir(parents=True)
+        (tmp_path / folder / name).write_text(json.dumps(copy))
+
+    def verify(reference: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "scripts/verify.py", "--results-dir",
+                               str(tmp_path / "a"), "--against", str(tmp_path / reference)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+    same, moved, empty = verify("same"), verify("moved"), verify("empty")
+    assert (same.returncode, moved.returncode, empty.returncode) == (0, 1, 1)
+    assert same.stdout.startswith("1 bit-identical")
+    assert "seed=0" in moved.stdout and "1 different" in moved.stdout
+    assert "1 missing" in empty.stdout
