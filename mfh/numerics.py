@@ -7,7 +7,8 @@ Portable mode pins, before torch starts (its back-ends read these once):
 - oneDNN's instruction set: `ONEDNN_MAX_CPU_ISA=AVX2`;
 - the default thread count, `PORTABLE_THREADS` (a job's `threads` may set another: MKL's
   strict mode makes its GEMMs round the same for every thread count, and our kernels never
-  depend on it, so portable numbers do not either; tests/test_numerics.py, test_launchers.py);
+  depend on it, so our models' portable numbers do not either (tests/test_numerics.py,
+  test_launchers.py); ATen's full reductions of over 32,768 elements to one number would);
 - the fused kernels: built with `-march=x86-64-v3` instead of `-march=native`, in their own
   cache entry (`mfh.method.kernels`).
 `run.py` calls `apply(sys.argv)` before importing torch; this module must not import it.
