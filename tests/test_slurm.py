@@ -76,6 +76,9 @@ def test_a_preempted_slurm_job_is_requeued_and_resumes_from_its_state(slurm, tmp
         state = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T %r"], capture_output=True,
                                text=True).stdout
         if "PENDING" in state:
+            # slurmd refuses to launch a job whose credential is from the second it was killed
+            # in ("already killed, do not launch batch job"; the job is then lost): wait 2 s.
+            time.sleep(2)
             subprocess.run(["scontrol", "update", f"jobid={job}", "StartTime=now"], check=True)
             break
         time.sleep(0.2)
