@@ -85,11 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         return child(Path(args.child[0]), Path(args.child[1]), args.threads)
+    if args.against:
+        return against(Path(args.results_dir), args.against)
     from mfh.harness.records import read_record
     from mfh.harness.verify import compare, expected, record_mode
 
-    if args.against:
-        return against(Path(args.results_dir), args.against)
     paths = args.records or sorted(Path(args.results_dir).glob("runs/*/seed=*.json"), key=cost)
     if not args.records and not args.all:
         paths = paths[:args.sample]

@@ -23,25 +23,25 @@ def metrics(results) -> dict[int, dict]:
     return {r["seed"]: r["metrics"] for r in found}
 
 
-def test_joblib_sweep_gives_the_records_of_the_basic_launcher(tmp_path):
+def sweep_basic_and_local(tmp_path, args: list[str]) -> None:
+    """The same sweep with the basic launcher into tmp_path/basic, joblib into tmp_path/local."""
     env = {**os.environ, "WANDB_MODE": "offline"}
-    for name, launcher in (("basic", []), ("local", ["hydra/launcher=local"])):
-        proc = subprocess.run([sys.executable, "run.py", "-m", *launcher, *ARGS,
-                               f"results_dir={tmp_path / name}"], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stderr
-    assert metrics(tmp_path / "local") == metrics(tmp_path / "basic")
-    assert sorted(metrics(tmp_path / "local")) == [0, 1]
-
-
-def test_portable_joblib_sweep_of_one_thread_jobs_gives_the_two_thread_records(tmp_path):
-    env = {**os.environ, "WANDB_MODE": "offline"}
-    args = ["model=mfh", "numerics=portable", *(a for a in ARGS if a != "threads=1")]
     for name, launcher in (("basic", []), ("local", ["hydra/launcher=local"])):
         proc = subprocess.run([sys.executable, "run.py", "-m", *launcher, *args,
                                f"results_dir={tmp_path / name}"], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr
+
+
+def test_joblib_sweep_gives_the_records_of_the_basic_launcher(tmp_path):
+    sweep_basic_and_local(tmp_path, ARGS)
+    assert metrics(tmp_path / "local") == metrics(tmp_path / "basic")
+    assert sorted(metrics(tmp_path / "local")) == [0, 1]
+
+
+def test_portable_joblib_sweep_of_one_thread_jobs_gives_the_two_thread_records(tmp_path):
+    sweep_basic_and_local(tmp_path, ["model=mfh", "numerics=portable",
+                                     *(a for a in ARGS if a != "threads=1")])
     threads = {name: {json.loads(p.read_text())["provenance"]["threads"]
                       for p in (tmp_path / name).glob("runs/*/seed=*.json")}
                for name in ("basic", "local")}
