@@ -27,17 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 from mfh import numerics
 from mfh.harness.signature import signature
 from mfh.harness.specs import ArchSpec, DataSpec, DistillSpec, LoggerSpec, OptimSpec, RunSpec
-from mfh.method.specs import (
-    G_LAYERS,
-    G_SCOPES,
-    HOPS,
-    INDEX_MODES,
-    LAYER_SCALES,
-    MAX_HASHES,
-    MODELS,
-    SPACES,
-    HashingSpec,
-)
+from mfh.method.specs import MAX_HASHES, MODELS, HashingSpec, SpecError
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 G_OPTIMIZERS = ("adam", "sgd")
@@ -219,6 +209,8 @@ def _threads(config: dict) -> int | None:
 
 
 def _hashing(config: dict) -> HashingSpec:
+    """The hashing spec: values typed here, choices and combinations checked by HashingSpec
+    itself (the library refuses what the harness refuses, with the same message)."""
     m = config["model"]
     model = m.get("name")
     if model not in MODELS:
@@ -226,44 +218,27 @@ def _hashing(config: dict) -> HashingSpec:
     compression = _number("compression", config["compression"], 0, 1, low_open=True,
                           high_open=False)
     hashes = _int("hashes", config["hashes"], 1, MAX_HASHES)
-    if model == "dense":
-        return HashingSpec(model="dense", hashes=hashes, compression=compression)
-    if model in ("equal_nn", "lrd"):
-        return HashingSpec(model=model, hashes=1, compression=compression)
-    if model == "rer":
-        return HashingSpec(model=model, hashes=1, compression=compression,
-                           hash_seed=_int("model.hash_seed", m["hash_seed"], 0, 2**32 - 5))
-    if model == "hashednets" and hashes != 1:
-        raise ConfigError(f"hashes={hashes} is not allowed with model=hashednets (only 1); "
-                          "use model=mfh for several hashes")
-    spec = HashingSpec(
-        model=model, hashes=hashes, compression=compression,
-        space=_choice("model.space", m["space"], SPACES),
-        g_layers=_choice("model.g_layers", m["g_layers"], G_LAYERS),
-        g_bias=_bool("model.g_bias", m["g_bias"]),
-        g_scope=_choice("model.g_scope", m["g_scope"], G_SCOPES),
-        dual=_bool("model.dual", m["dual"]),
-        dual_share=_number("model.dual_share", m["dual_share"], 0, 1),
-        hash_bias=_bool("model.hash_bias", m["hash_bias"]),
-        hash_seed=_int("model.hash_seed", m["hash_seed"], 0, 2**32 - 5),
-        index_mode=_choice("model.index_mode", m["index_mode"], INDEX_MODES),
-        layer_scale=_choice("model.layer_scale", m["layer_scale"], LAYER_SCALES),
-        hops=_choice("model.hops", m.get("hops", 1), HOPS),
-        hop_ratio=_number("model.hop_ratio", m.get("hop_ratio", 0.5), 0, 1, low_open=True))
-    if spec.hops == 2 and (model == "hashednets" or spec.space != "shared" or spec.dual):
-        raise ConfigError("model.hops=2 makes the shared space virtual: it needs model=mfh with "
-                          "model.space=shared and model.dual=false")
-    if model == "hashednets" and (spec.space != "per_layer" or spec.g_layers != 1 or spec.dual):
-        raise ConfigError("model=hashednets is one hash, identity g and a per-layer space; "
-                          "use model=mfh to change model.space, model.g_layers or model.dual")
-    if spec.g_layers == 1 and hashes != 1:
-        raise ConfigError(f"model.g_layers=1 (identity g) needs hashes=1, got hashes={hashes}")
-    if spec.dual and spec.g_layers == 1:
-        raise ConfigError("model.dual=true needs a reconstruction network (model.g_layers >= 2)")
-    if spec.dual and not 0 < spec.dual_share < 1:
-        raise ConfigError(f"model.dual_share={spec.dual_share!r} is outside (0, 1) "
-                          "with model.dual=true")
-    return spec
+    try:
+        if model == "dense":
+            return HashingSpec(model="dense", hashes=hashes, compression=compression)
+        if model in ("equal_nn", "lrd"):
+            return HashingSpec(model=model, compression=compression)
+        if model == "rer":
+            return HashingSpec(model=model, compression=compression,
+                               hash_seed=_int("model.hash_seed", m["hash_seed"], 0, 2**32 - 5))
+        return HashingSpec(
+            model=model, hashes=hashes, compression=compression, space=m["space"],
+            g_layers=m["g_layers"], g_bias=_bool("model.g_bias", m["g_bias"]),
+            g_scope=m["g_scope"], dual=_bool("model.dual", m["dual"]),
+            dual_share=_number("model.dual_share", m["dual_share"], 0, 1),
+            hash_bias=_bool("model.hash_bias", m["hash_bias"]),
+            hash_seed=_int("model.hash_seed", m["hash_seed"], 0, 2**32 - 5),
+            index_mode=m["index_mode"], layer_scale=m["layer_scale"], hops=m.get("hops", 1),
+            hop_ratio=_number("model.hop_ratio", m.get("hop_ratio", 0.5), 0, 1, low_open=True),
+            # records made before g_init existed were made with the sign init
+            g_init=m.get("g_init", "sign"))
+    except SpecError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _arch(arch: dict) -> ArchSpec:

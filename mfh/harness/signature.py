@@ -38,7 +38,8 @@ def unread_keys(config: dict) -> list[str]:
         return ["hashes", *[f"model.{k}" for k in m if k not in kept], *g_keys]
     unread = []
     if name == "hashednets":
-        unread += ["model.g_bias", "model.g_scope", "model.dual_share", "model.layer_scale"]
+        unread += ["model.g_bias", "model.g_scope", "model.dual_share", "model.layer_scale",
+                   "model.g_init"]
         return unread + g_keys
     dual, g_layers = m.get("dual"), m.get("g_layers")
     if m.get("hops", 1) == 1:   # one hop: records made before multi-hop keep their signatures
@@ -51,6 +52,8 @@ def unread_keys(config: dict) -> list[str]:
         unread += ["model.g_scope", *g_keys]
     if g_layers == 1:
         unread.append("model.g_bias")
+    if dual or g_layers == 1 or m.get("g_init") == "sign":   # sign: the init before the key
+        unread.append("model.g_init")
     return unread
 
 

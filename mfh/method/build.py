@@ -57,10 +57,11 @@ def hashed_layers(h: HashingSpec, layers: list[LayerSpec], budget: Budget) -> li
     if space is not None and h.hops == 2:   # the layers hash into a virtual first-hop space
         hop = HashPairs(len(layers), h.hashes, 1, budget.hop_size, space.size, h.hash_seed,
                         mode=h.index_mode)
-        g2 = Reconstruction(widths, h.g_bias) if h.has_g else None
+        g2 = Reconstruction(widths, h.g_bias, h.g_init) if h.has_g else None
         space = VirtualSpace(FunctionalWeight(space, hop, g2))
     dual_space = CompressionSpace(budget.dual_sizes[0], 1.0) if shared and h.dual else None
-    global_g = Reconstruction(widths, h.g_bias) if h.has_g and h.g_scope == "global" else None
+    global_g = (Reconstruction(widths, h.g_bias, h.g_init)
+                if h.has_g and h.g_scope == "global" else None)
     modules: list[nn.Module] = []
     for index, spec in enumerate(layers):
         cols = spec.fan_in + extra
@@ -77,7 +78,7 @@ def hashed_layers(h: HashingSpec, layers: list[LayerSpec], budget: Budget) -> li
                 dual_pairs = HashPairs(index, len(bounds), spec.out_features, cols,
                                        layer_dual.size, h.hash_seed, dual=True, mode=h.index_mode)
                 dual = DualHashing(layer_dual, dual_pairs, bounds, widths, h.g_bias)
-            g = (global_g or Reconstruction(widths, h.g_bias)) if h.has_g else None
+            g = (global_g or Reconstruction(widths, h.g_bias, h.g_init)) if h.has_g else None
             scale = math.sqrt(fan_max / cols) if shared and h.layer_scale == "fan_in" else 1.0
             source = FunctionalWeight(layer_space, pairs, g, scale, dual)
         if spec.kind == "linear":

@@ -8,6 +8,17 @@ g has no biases by default (`model.g_bias: false`): a bias of g shifts every vir
 serves by the same amount, and its gradient sums the dense weight gradient over the whole
 network; with biases, U4-G4 on mlp3 did not train at all (loss stuck at 2.30). Without them g
 is odd, g(-z) = -g(z), matching the symmetric sign hashes.
+
+Initialisation (`model.g_init`, `G_INITS`). At the start z is small (|z| ~ 1/sqrt(3 fan_in)),
+so tanh is linear and g is z -> c.z with c = A_1^T ... A_G^T (the product of its weights).
+- `orthogonal` (default): every weight matrix of g gets orthonormal rows (a uniform draw,
+  orthonormalised by Gram-Schmidt in double precision). Every layer of g has at most as many
+  outputs as inputs, so each A^T preserves norms and |c| = 1 exactly on every seed: the virtual
+  weights start with the variance of one hashed value, the HashedNets scale of their layer.
+- `sign`: the weights +-1/sqrt(fan_in) with random signs, the behaviour before issue 25, kept so
+  that the records made with it keep their meaning. Equal magnitudes can cancel: for U4-G3
+  each c_u is 0 with probability 1/2, so about one seed in 16 starts with all virtual weights
+  at zero (a saddle at chance loss), and |c| varies 0.4-1.1 across seeds.
 """
 
 from __future__ import annotations
@@ -16,6 +27,8 @@ import math
 
 import torch
 from torch import nn
+
+from mfh.method.specs import G_INITS
 
 
 def g_widths(hashes: int, g_layers: int) -> list[int]:
@@ -42,26 +55,49 @@ def g_param_bounds(widths: list[int], bias_bound: float | None) -> torch.Tensor:
     return torch.tensor(bounds)
 
 
+def orthonormal_rows(rows: int, cols: int) -> torch.Tensor:
+    """A (rows, cols) float32 matrix with orthonormal rows (rows <= cols), drawn from the
+    global torch RNG: rows ~ U(-1, 1)^cols, then modified Gram-Schmidt in Python floats (IEEE
+    double, a fixed order of operations: the same bits on every machine)."""
+    if rows > cols:
+        raise ValueError(f"{rows} orthonormal rows do not fit in {cols} dimensions")
+    draw = torch.empty(rows, cols).uniform_(-1, 1).double().tolist()
+    basis: list[list[float]] = []
+    for row in draw:
+        for q in basis:
+            dot = math.fsum(x * y for x, y in zip(row, q, strict=True))
+            row = [x - dot * y for x, y in zip(row, q, strict=True)]
+        norm = math.sqrt(math.fsum(x * x for x in row))
+        if norm < 1e-6:   # a draw (almost) in the span of the previous rows: probability ~0
+            raise ValueError("degenerate draw for an orthonormal row; use another seed")
+        basis.append([x / norm for x in row])
+    return torch.tensor(basis, dtype=torch.float32)
+
+
 class Reconstruction(nn.Module):
     """g with its own parameters alpha (shared by all virtual weights it serves).
 
-    forward: z (U, n) -> (n,). Weights start at +-1/sqrt(fan_in) with random signs and biases
-    (if any) at zero, so at initialisation g passes the scale of z through; a uniform draw
-    could start a 1 -> 1 layer (U1, U2) near zero, which leaves the whole network dead.
+    forward: z (U, n) -> (n,). Biases (if any) start at zero; the weights as `init` says
+    (module docstring): `orthogonal` gives g a linear gain |c| = 1 on every seed.
     """
 
-    def __init__(self, widths: list[int], bias: bool = False) -> None:
+    def __init__(self, widths: list[int], bias: bool = False, init: str = "orthogonal") -> None:
         super().__init__()
         if len(widths) < 2:
             raise ValueError("a Reconstruction needs at least one layer; G1 is the identity")
+        if init not in G_INITS:
+            raise ValueError(f"g_init={init!r} is not allowed; allowed: {', '.join(G_INITS)}")
         self.widths = widths
         self.layers = nn.ModuleList(
             nn.Linear(a, b, bias=bias) for a, b in zip(widths[:-1], widths[1:], strict=True)
         )
         with torch.no_grad():
             for layer in self.layers:
-                signs = torch.randint(0, 2, layer.weight.shape).mul(2).sub(1)
-                layer.weight.copy_(signs / math.sqrt(layer.in_features))
+                if init == "orthogonal":
+                    layer.weight.copy_(orthonormal_rows(*layer.weight.shape))
+                else:
+                    signs = torch.randint(0, 2, layer.weight.shape).mul(2).sub(1)
+                    layer.weight.copy_(signs / math.sqrt(layer.in_features))
                 if bias:
                     layer.bias.zero_()
 
