@@ -5,7 +5,7 @@ export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
 .PHONY: setup demo test lint tables table1 baselines ratio-sweep expansion report sync runs datasets bench \
-	bench-quick verify
+	bench-quick verify health health-list
 
 setup: .venv/.stamp
 
@@ -58,6 +58,15 @@ ratio-sweep: setup
 
 expansion: setup
 	$(PY) scripts/figure.py --experiment experiments/expansion.yaml --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER))
+
+# Training health of g's init (issue 25): dead / plateau / diverged runs before and after, 16
+# seeds, three recipes (resumable): results/health/health.{md,csv}.
+health: setup
+	$(PY) scripts/health.py --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER))
+
+# Every run under results/ that did not train well (dead, plateau, diverged), one line each.
+health-list: setup
+	$(PY) scripts/tables.py --health --results-dir $(RESULTS_DIR)
 
 # The review notebook (notebooks/review.py) executed on the results: results/report.html.
 report: setup

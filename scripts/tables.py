@@ -11,6 +11,12 @@ KEY differ between the columns of one label (e.g. `optim`: recipes tuned per dat
 Exits 1 with one line on a label collision or without records;
 exits 2 naming every unreadable record file, unless --skip-unreadable leaves them out (they are
 then listed under the table).
+
+Cells marked † average runs that did not train well (mfh/harness/health.py); `--health` lists
+every such run under the results folder (those matching --where), one line each, instead of
+a table:
+
+    python scripts/tables.py --health [--results-dir results]     (make health-list)
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's
 
 import yaml  # noqa: E402
 
-from mfh.harness.records import iter_records  # noqa: E402
+from mfh.harness.health import record_health  # noqa: E402
+from mfh.harness.records import iter_records, record_path  # noqa: E402
 from mfh.report.tables import (  # noqa: E402
     NoRecords,
     Table,
@@ -63,6 +70,26 @@ def build(args: argparse.Namespace, unreadable: list[Path]) -> tuple[Table, str]
     return generic_table(records, args.caption, unreadable, args.per_column), "table"
 
 
+def list_unhealthy(args: argparse.Namespace, unreadable: list[Path]) -> int:
+    """Print every record (matching --where) whose training health is not ok; exit status 0."""
+    records = select(iter_records(args.results_dir, unreadable), parse_where(args.where))
+    sick = [(r, h) for r in records if (h := record_health(r)) and h["status"] != "ok"]
+    for record, health in sick:
+        path = record_path(args.results_dir, record["config"], record["seed"])
+        print(f"{health['status']:8s} epoch {health['epoch']}  {record['label']} on "
+              f"{record['dataset']} seed={record['seed']}  {path}")
+    print(f"{len(sick)} of {len(records)} records did not train well "
+          "(dead / plateau / diverged, mfh/harness/health.py)")
+    return 0
+
+
+def _unreadable_exit(unreadable: list[Path]) -> int:
+    for path in unreadable:
+        print(f"tables: unreadable record {path}", file=sys.stderr)
+    print("tables: move or delete them, or pass --skip-unreadable", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -78,18 +105,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--caption", default="", help="caption (generic table only)")
     parser.add_argument("--skip-unreadable", action="store_true",
                         help="leave unreadable records out and list them under the table")
+    parser.add_argument("--health", action="store_true",
+                        help="list the runs that did not train well instead of a table")
     args = parser.parse_args(argv)
     unreadable: list[Path] = []
+    if args.health:
+        status = list_unhealthy(args, unreadable)
+        return _unreadable_exit(unreadable) if unreadable else status
     try:
         table, name = build(args, unreadable)
-    except (ValueError, NoRecords) as e:  # label collision, bad layout or config, no records
+    except NoRecords as e:   # no readable record: the unreadable ones are why, if any
+        if unreadable:
+            return _unreadable_exit(unreadable)
+        print(f"tables: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:  # label collision, bad layout or config
         print(f"tables: {e}", file=sys.stderr)
         return 1
     if unreadable and not args.skip_unreadable:
-        for path in unreadable:
-            print(f"tables: unreadable record {path}", file=sys.stderr)
-        print("tables: move or delete them, or pass --skip-unreadable", file=sys.stderr)
-        return 2
+        return _unreadable_exit(unreadable)
     out = Path(args.out) if args.out else Path(args.results_dir) / "tables"
     paths = write_tables(table, out, args.name or name)
     print(to_markdown(table))

@@ -22,6 +22,12 @@ from mfh.data.variants import KINDS, build_variant
 from mfh.harness.specs import DataSpec
 
 Loader = Callable[[DataSpec], Splits]
+TWO_CLASS = ("rect", "convex")   # every other loader's sets have 10 classes
+
+
+def num_classes(name: str) -> int:
+    """The number of classes of the sets `LOADERS[name]` makes, without loading them."""
+    return 2 if name in TWO_CLASS else 10
 
 
 def _shapes(spec: DataSpec) -> Splits:
@@ -33,7 +39,7 @@ def _shapes(spec: DataSpec) -> Splits:
         x, y = (rectangles(gen, count, ds["min_gap"]) if spec.name == "rect"
                 else convex_sets(gen, count, ds.get("match_area", False)))
         parts.append(to_split(x, y))
-    return Splits(spec.name, *parts, num_classes=2)
+    return Splits(spec.name, *parts, num_classes=num_classes(spec.name))
 
 
 def _generated(build: Loader) -> Loader:

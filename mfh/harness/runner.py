@@ -20,6 +20,7 @@ from mfh.atomic import write_atomic
 from mfh.data import Split, Splits, load_splits
 from mfh.harness.checkpoint import dense_bytes, save_checkpoint
 from mfh.harness.config import validate
+from mfh.harness.health import training_health
 from mfh.harness.models import build_model, count_parameters, layer_specs
 from mfh.harness.records import (
     SCHEMA,
@@ -211,6 +212,12 @@ def run_job(spec: RunSpec, path: Path, progress: str = "",
                                                 "traceback": traceback.format_exc()})
     if record["status"] == "failed":
         record["metrics"] = metrics_of(TrainResult(logs)) if logs else None
+    diverged_at = (record["failure"] or {}).get("epoch") if record["status"] == "failed" and \
+        "traceback" not in record["failure"] else None
+    health = training_health([e.train_loss for e in logs], splits.num_classes, diverged_at,
+                             [e.valid_error for e in logs] if teacher is not None else None)
+    if record["metrics"] is not None:
+        record["metrics"]["health"] = health
     record["cost"] = {
         "seconds_per_epoch": sum(e.seconds for e in logs) / len(logs) if logs else None,
         "step_seconds": sum(e.step_seconds for e in logs) / len(logs) if logs else None,
@@ -219,7 +226,8 @@ def run_job(spec: RunSpec, path: Path, progress: str = "",
     write_record(path, record)
     state_path(path).unlink(missing_ok=True)
     summary = {"status": record["status"], **{k: v for k, v in (record["metrics"] or {}).items()
-                                              if k != "curves"}}
+                                              if k not in ("curves", "health")},
+               "health": health["status"], "health_epoch": health["epoch"]}
     if record["failure"]:
         summary.update(failure_epoch=record["failure"]["epoch"],
                        failure_reason=record["failure"]["reason"])
@@ -234,4 +242,8 @@ def run_job(spec: RunSpec, path: Path, progress: str = "",
                 f", stopped after epoch {len(result.epochs)} (patience {spec.patience})")
         print(f"done {name} seed={seed}: test error {best.test_error:.2f}% at best "
               f"validation epoch {best.epoch}{stop}; record: {path}")
+        if health["status"] != "ok":
+            print(f"WARNING {name} seed={seed}: training health {health['status']} (epoch "
+                  f"{health['epoch']}, mfh/harness/health.py): look at its cause before "
+                  "averaging it in", file=sys.stderr)
     return record["status"]

@@ -5,7 +5,9 @@ the `metrics.test_error` (percent) of the `ok` records of that label and dataset
 DataFrame grouped by label and dataset): mean, standard error (sample standard deviation with
 ddof=1, divided by sqrt(n)) and n. With n = 1 there is no
 standard error: the cell shows "mean (1)" and the CSV's `se` is empty. Failed records carry no
-value; they are counted and listed under the table.
+value; they are counted and listed under the table. An `ok` run whose training health is not
+`ok` (`mfh.harness.health`: it never trained, sat at chance loss first, or diverged) is averaged
+in, but its cell is marked † and the note under the table names it.
 
 Inside one table a label names exactly one configuration. Within a column, every record of a
 label must have the same signature (the full configuration minus the seed and the keys that do
@@ -36,6 +38,7 @@ import pandas as pd
 import yaml
 
 from mfh.harness.config import compose_config, validate
+from mfh.harness.health import record_health
 from mfh.harness.recipes import Tuning, recipe_path
 from mfh.harness.records import records_at
 from mfh.harness.signature import effective_config, signature
@@ -68,6 +71,7 @@ class Cell:
     mean: float
     se: float | None
     n: int
+    unhealthy: tuple[str, ...] = ()   # health status of each averaged run that is not ok
 
 
 @dataclass(frozen=True)
@@ -158,17 +162,21 @@ def _standard_error(errors: pd.Series) -> float:
 
 
 def aggregate(entries: Iterable[Entry]) -> tuple[dict[Key, Cell], dict[Key, int]]:
-    """Cells of the `ok` records and counts of the failed ones, keyed (label, dataset):
-    a DataFrame of (label, dataset, status, test error) grouped by (label, dataset)."""
+    """Cells of the `ok` records (with the health of those that did not train well) and
+    counts of the failed ones, keyed (label, dataset): a DataFrame of (label, dataset, status,
+    test error, health) grouped by (label, dataset)."""
     frame = pd.DataFrame(
         [(label, dataset, r["status"],
-          float(r["metrics"]["test_error"]) if r["status"] == "ok" else math.nan)
+          float(r["metrics"]["test_error"]) if r["status"] == "ok" else math.nan,
+          (record_health(r) or {"status": "ok"})["status"] if r["status"] == "ok" else "")
          for label, dataset, r in entries],
-        columns=["label", "dataset", "status", "test_error"])
+        columns=["label", "dataset", "status", "test_error", "health"])
     ok = frame[frame["status"] == "ok"]
     stats = ok.groupby(["label", "dataset"], sort=False)["test_error"].agg(
         mean=statistics.fmean, se=_standard_error, n="count")
-    cells = {key: Cell(row["mean"], None if row["n"] < 2 else row["se"], int(row["n"]))
+    sick = ok[ok["health"] != "ok"].groupby(["label", "dataset"], sort=False)["health"].agg(tuple)
+    cells = {key: Cell(row["mean"], None if row["n"] < 2 else row["se"], int(row["n"]),
+                       tuple(sorted(sick.get(key, ()))))
              for key, row in stats.iterrows()}
     failed = frame[frame["status"] != "ok"].groupby(["label", "dataset"], sort=False).size()
     return cells, {key: int(n) for key, n in failed.items()}
@@ -459,12 +467,14 @@ def paired_cells(rows: list[Row], datasets: Iterable[str],
 
 
 def format_cell(value: Cell | None, pm: str = "±", empty: str = "–") -> str:
-    """ "mean ± se (n)" with 2 decimals; "mean (1)" for a single run; `empty` for no run."""
+    """ "mean ± se (n)" with 2 decimals; "mean (1)" for a single run; `empty` for no run;
+    "†" after it when it averages a run that did not train well (`Cell.unhealthy`)."""
     if value is None:
         return empty
+    mark = "†" if value.unhealthy else ""
     if value.se is None:
-        return f"{value.mean:.2f} ({value.n})"
-    return f"{value.mean:.2f} {pm} {value.se:.2f} ({value.n})"
+        return f"{value.mean:.2f} ({value.n}){mark}"
+    return f"{value.mean:.2f} {pm} {value.se:.2f} ({value.n}){mark}"
 
 
 def best_cells(table: Table) -> set[Key]:
@@ -512,8 +522,16 @@ def _row_header(table: Table, row: Row) -> list[str]:
 
 
 def failed_note(table: Table) -> str:
-    """Sentences listing the skipped failed runs and the unreadable records left out, or ""."""
+    """Sentences listing the runs that did not train well (cells marked †), the skipped failed
+    runs and the unreadable records left out, or ""."""
     notes = []
+    sick = {key: c.unhealthy for key, c in table.cells.items() if c.unhealthy}
+    if sick:
+        items = ", ".join(
+            f"{lab} on {d} (" + ", ".join(f"{statuses.count(h)} {h}" for h in sorted(
+                set(statuses))) + ")" for (lab, d), statuses in sorted(sick.items()))
+        notes.append("† averages runs that did not train well (never left chance loss: dead; "
+                     f"sat at it first: plateau; diverged; mfh/harness/health.py): {items}.")
     if table.failed:
         items = ", ".join(f"{lab} on {d} ({n})" for (lab, d), n in sorted(table.failed.items()))
         notes.append(f"Skipped failed runs: {items}.")
@@ -547,11 +565,12 @@ def to_markdown(table: Table) -> str:
 
 
 def to_csv(table: Table) -> str:
-    """CSV: row headers, then `<dataset>_mean`, `_se`, `_n`, `_failed` per dataset, and with
-    references `_reference`, `_diff`, `_diff_se`, `_p_holm`; no bold."""
+    """CSV: row headers, then `<dataset>_mean`, `_se`, `_n`, `_failed`, `_unhealthy` (runs
+    averaged in that did not train well) per dataset, and with references `_reference`,
+    `_diff`, `_diff_se`, `_p_holm`; no bold."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    columns = ["mean", "se", "n", "failed"]
+    columns = ["mean", "se", "n", "failed", "unhealthy"]
     if _has_paired(table):
         columns += ["reference", "diff", "diff_se", "p_holm"]
     writer.writerow(_row_header_names(table)
@@ -561,7 +580,8 @@ def to_csv(table: Table) -> str:
         for d in table.datasets:
             c = table.cells.get((row.label, d))
             values += [c.mean if c else "", c.se if c and c.se is not None else "",
-                       c.n if c else 0, table.failed.get((row.label, d), 0)]
+                       c.n if c else 0, table.failed.get((row.label, d), 0),
+                       len(c.unhealthy) if c else 0]
             if _has_paired(table):
                 p = table.paired.get((row.id, d))
                 values += [row.reference] + ([p.result.mean, p.result.se, p.p_holm] if p

@@ -1,0 +1,67 @@
+"""Training health: did a run train, sit at chance loss, or blow up?
+
+A mean over seeds hides a run that never trained. `training_health` classifies a run from its
+per-epoch mean training loss (nats), by a rule written before the runs it judges:
+- `diverged`: the loss became non-finite, or an epoch's mean training loss exceeded
+  DIVERGED x chance (chance = ln(classes), the loss of a uniform guess); `epoch`: the first.
+- `dead`: every epoch at chance loss (within PLATEAU of it, from above or below).
+- `plateau`: the first epochs at chance loss, then it left; `epoch`: the last epoch at chance.
+- `ok`: otherwise (`epoch` None).
+A healthy first epoch of our nets is at 0.8-1.4 nats on 10 classes (chance 2.30), far from
+both thresholds. A distilled run (dark knowledge) trains on a loss whose scale is not the
+cross-entropy's: it is at chance while its validation error is within PLATEAU x 100 points
+of a guess's, 100 (1 - 1 / classes) %, and it diverges only by a non-finite loss.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mfh.data.load import num_classes
+
+HEALTH = ("ok", "plateau", "dead", "diverged")
+PLATEAU = 0.02    # relative distance to chance loss that counts as "at chance"
+DIVERGED = 2.0    # x chance loss
+
+
+def training_health(train_losses: list[float], classes: int, diverged_at: int | None = None,
+                    valid_errors: list[float] | None = None) -> dict:
+    """{"status": one of HEALTH, "epoch": int | None} for a run's per-epoch training losses
+    (epoch 1 first); `diverged_at`: the epoch whose loss became non-finite (the run stopped);
+    `valid_errors` (%, per epoch): given for a distilled run, whose loss is not on the
+    cross-entropy's scale, they decide "at chance" instead."""
+    chance = math.log(classes)
+    for epoch, loss in enumerate(train_losses, 1):
+        if not math.isfinite(loss) or (valid_errors is None and loss > DIVERGED * chance):
+            return {"status": "diverged", "epoch": epoch}
+    if diverged_at is not None:
+        return {"status": "diverged", "epoch": diverged_at}
+    if valid_errors is None:
+        curve = [abs(loss - chance) <= PLATEAU * chance for loss in train_losses]
+    else:
+        guess = 100 * (1 - 1 / classes)
+        curve = [error >= guess * (1 - PLATEAU) for error in valid_errors]
+    at_chance = 0
+    while at_chance < len(curve) and curve[at_chance]:
+        at_chance += 1
+    if curve and at_chance == len(curve):
+        return {"status": "dead", "epoch": at_chance}
+    return {"status": "plateau", "epoch": at_chance} if at_chance else {"status": "ok",
+                                                                         "epoch": None}
+
+
+def record_health(record: dict) -> dict | None:
+    """A record's health: `metrics.health`, or for a record made before it existed, computed
+    from its curves, its dataset's classes and its failure; None without curves."""
+    metrics = record.get("metrics") or {}
+    if "health" in metrics:
+        return metrics["health"]
+    curves = metrics.get("curves") or {}
+    losses = curves.get("train_loss")
+    failure = record.get("failure") or {}
+    diverged = failure.get("epoch") if "loss is" in str(failure.get("reason", "")) else None
+    if not losses and diverged is None:
+        return None
+    config = record["config"]
+    valid = curves.get("valid_error") if config.get("distill") else None
+    return training_health(losses or [], num_classes(config["dataset"]["name"]), diverged, valid)
