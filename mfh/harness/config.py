@@ -235,8 +235,9 @@ def _hashing(config: dict) -> HashingSpec:
             hash_seed=_int("model.hash_seed", m["hash_seed"], 0, 2**32 - 5),
             index_mode=m["index_mode"], layer_scale=m["layer_scale"], hops=m.get("hops", 1),
             hop_ratio=_number("model.hop_ratio", m.get("hop_ratio", 0.5), 0, 1, low_open=True),
-            # records made before g_init existed were made with the sign init
-            g_init=m.get("g_init", "sign"))
+            # MFH records made before g_init existed were made with the sign init
+            **({"g_init": m.get("g_init", "sign")} if model == "mfh" else {}),
+            step_scale=m.get("step_scale", "none"))
     except SpecError as err:
         raise ConfigError(str(err)) from None
 

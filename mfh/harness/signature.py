@@ -39,7 +39,7 @@ def unread_keys(config: dict) -> list[str]:
     unread = []
     if name == "hashednets":
         unread += ["model.g_bias", "model.g_scope", "model.dual_share", "model.layer_scale",
-                   "model.g_init"]
+                   "model.g_init", "model.step_scale"]
         return unread + g_keys
     dual, g_layers = m.get("dual"), m.get("g_layers")
     if m.get("hops", 1) == 1:   # one hop: records made before multi-hop keep their signatures
@@ -54,6 +54,8 @@ def unread_keys(config: dict) -> list[str]:
         unread.append("model.g_bias")
     if dual or g_layers == 1 or m.get("g_init") == "sign":   # sign: the init before the key
         unread.append("model.g_init")
+    if m.get("step_scale") == "none":   # the behaviour before the key
+        unread.append("model.step_scale")
     return unread
 
 

@@ -80,7 +80,8 @@ def hashed_layers(h: HashingSpec, layers: list[LayerSpec], budget: Budget) -> li
                 dual = DualHashing(layer_dual, dual_pairs, bounds, widths, h.g_bias)
             g = (global_g or Reconstruction(widths, h.g_bias, h.g_init)) if h.has_g else None
             scale = math.sqrt(fan_max / cols) if shared and h.layer_scale == "fan_in" else 1.0
-            source = FunctionalWeight(layer_space, pairs, g, scale, dual)
+            step = 1 / scale**2 if h.step_scale == "layer" else 1.0
+            source = FunctionalWeight(layer_space, pairs, g, scale, dual, step)
         if spec.kind == "linear":
             modules.append(HashedLinear(spec.in_features, spec.out_features, source, h.hash_bias))
         else:

@@ -27,6 +27,7 @@ MAX_HASHES = 16
 _MFH_LABEL = re.compile(r"U(\d+)-G(\d+)(-D)?(?:-H(\d+))?")
 HOPS = (1, 2)
 G_INITS = ("orthogonal", "sign")   # mfh.method.reconstruction
+STEP_SCALES = ("none", "layer")     # mfh.method.virtual.FunctionalWeight
 
 
 class SpecError(ValueError):
@@ -56,6 +57,9 @@ class HashingSpec:
     the network (`shared`) or one per layer.
     `g_layers`: depth G of g (1 = identity). `g_scope`: one g (`global`) or one per layer.
     `g_init`: how g's weights start (`G_INITS`, mfh.method.reconstruction).
+    `step_scale`: with a shared space and `layer_scale=fan_in`, `layer` scales the gradient
+    that layer l sends to w by 1 / s_l^2 (s_l its layer scale), so that one SGD step moves its
+    virtual weights as far as HashedNets' (`none`: unscaled, the behaviour before issue 25).
     `dual`: -D, g's parameters hashed per weight from a second space w' that gets `dual_share`
     of the hashed budget. `hash_bias`: biases are the last column of the virtual matrix.
     `index_mode`: keep the hash codes (`precomputed`) or hash at every call (`recomputed`).
@@ -82,6 +86,7 @@ class HashingSpec:
     hops: int = 1
     hop_ratio: float = 0.5
     g_init: str = "orthogonal"
+    step_scale: str = "none"
 
     def __post_init__(self) -> None:
         _allowed("model", self.model, MODELS)
@@ -122,6 +127,7 @@ def _check(s: HashingSpec) -> None:
                                 ("model.g_layers", s.g_layers, G_LAYERS),
                                 ("model.g_scope", s.g_scope, G_SCOPES),
                                 ("model.g_init", s.g_init, G_INITS),
+                                ("model.step_scale", s.step_scale, STEP_SCALES),
                                 ("model.index_mode", s.index_mode, INDEX_MODES),
                                 ("model.layer_scale", s.layer_scale, LAYER_SCALES),
                                 ("model.hops", s.hops, HOPS)):
@@ -139,6 +145,10 @@ def _check(s: HashingSpec) -> None:
     if s.dual and not 0 < s.dual_share < 1:
         raise SpecError(f"model.dual_share={s.dual_share!r} is outside (0, 1) "
                         "with model.dual=true")
+    if s.step_scale == "layer" and (s.model != "mfh" or s.space != "shared"
+                                    or s.layer_scale != "fan_in"):
+        raise SpecError("model.step_scale=layer undoes the layer scale of a shared space: it "
+                        "needs model=mfh with model.space=shared and model.layer_scale=fan_in")
     if not 0 < s.hop_ratio <= 1:
         raise SpecError(f"model.hop_ratio={s.hop_ratio!r} is outside (0, 1]")
 

@@ -118,6 +118,9 @@ class HashedNetsWeight(nn.Module):
 
     def __init__(self, space: CompressionSpace, hashes: HashPairs) -> None:
         super().__init__()
+        if hashes.slots != 1:
+            raise ValueError(f"HashedNets reads one hash per virtual weight, got a HashPairs "
+                             f"of {hashes.slots}; use FunctionalWeight (MFH) for several")
         self.space, self.hashes = space, hashes
 
     def forward(self) -> torch.Tensor:
@@ -146,6 +149,24 @@ class DualHashing(NamedTuple):
     g_bias: bool
 
 
+class _ScaleGrad(torch.autograd.Function):
+    """Identity forward; the backward multiplies the gradient by `factor`."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, factor: float) -> torch.Tensor:  # noqa: ANN001
+        ctx.factor = factor
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ANN001
+        return grad * ctx.factor, None
+
+
+def scale_grad(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """`x` in the forward pass, `factor` times its gradient in the backward pass."""
+    return x if factor == 1.0 else _ScaleGrad.apply(x, factor)
+
+
 class FunctionalWeight(nn.Module):
     """MFH's virtual weight V_ij = s * g(xi_1 w[h_1], ..., xi_U w[h_U]).
 
@@ -154,19 +175,30 @@ class FunctionalWeight(nn.Module):
     alpha_ij[r] = b_r * xi'_r(i, j) * w'[h'_r(i, j)], w' ~ U(-1, 1) and b_r the fixed init bound of
     slot r (`g_param_bounds`).
     `scale` s is the fixed per-layer scale that lets layers of different fan-in share one w.
+    `step` multiplies the gradient this layer sends to w (and to g's input) in the backward pass
+    (`HashingSpec.step_scale`: 1 / s^2, so an SGD step moves V as far as an unscaled layer's).
     """
 
     def __init__(self, space: CompressionSpace, hashes: HashPairs, g: Reconstruction | None,
-                 scale: float = 1.0, dual: DualHashing | None = None) -> None:
+                 scale: float = 1.0, dual: DualHashing | None = None,
+                 step: float = 1.0) -> None:
         super().__init__()
+        width = dual.widths[0] if dual is not None else g.widths[0] if g is not None else 1
+        if hashes.slots != width:
+            raise ValueError(f"g reads {width} hashed values per virtual weight, but the "
+                             f"HashPairs hold {hashes.slots} per weight")
+        if dual is not None and dual.hashes.slots != len(dual.bounds):
+            raise ValueError(f"-D hashes {len(dual.bounds)} parameters of g per virtual weight, "
+                             f"but its HashPairs hold {dual.hashes.slots}")
         self.space, self.hashes, self.g, self.scale = space, hashes, g, scale
+        self.step = step
         self.dual_space = self.dual_hashes = None
         if dual is not None:
             self.dual_space, self.dual_hashes, bounds, self.widths, self.g_bias = dual
             self.register_buffer("dual_bounds", bounds.unsqueeze(1), persistent=False)
 
     def forward(self) -> torch.Tensor:
-        w = self.space.w   # read once: a multi-hop space (VirtualSpace) rebuilds it on access
+        w = scale_grad(self.space.w, self.step)   # read once: a VirtualSpace rebuilds w
         v = self._native(w) if self._native_fits(w) else self._reference(w)
         return v.view(self.hashes.rows, self.hashes.cols)
 
