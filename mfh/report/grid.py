@@ -25,6 +25,7 @@ import pandas as pd
 import yaml
 
 from mfh.harness.config import compose_config, model_specs, to_dict
+from mfh.harness.health import record_health
 from mfh.harness.models import layer_specs
 from mfh.harness.records import records_at
 from mfh.harness.sweep import row_config
@@ -135,13 +136,15 @@ def sweep_command(exp: GridExperiment, results_dir: Path,
             f"{len(exp.seeds)} seeds = {jobs} jobs"), argv
 
 
-COLUMNS = ["dataset", "arch", "model", "x", "seed", "status", "test_error", "ratio", "stored"]
+COLUMNS = ["dataset", "arch", "model", "x", "seed", "status", "test_error", "ratio", "stored",
+           "health"]
 
 
 def collect(exp: GridExperiment, results_dir: str | Path,
             unreadable: list[Path] | None = None) -> pd.DataFrame:
     """One row per record of the grid found under `results_dir` (COLUMNS; test error in %,
-    the realised ratio and stored parameters from the record). Unreadable records raise
+    the realised ratio and stored parameters from the record, its training health,
+    `mfh.harness.health`). Unreadable records raise
     CorruptRecord, or are appended to `unreadable` when given."""
     rows = []
     for point in points(exp):
@@ -154,22 +157,25 @@ def collect(exp: GridExperiment, results_dir: str | Path,
                              record["status"],
                              record["metrics"]["test_error"] if ok else float("nan"),
                              record["compression"]["ratio"],
-                             record["compression"]["stored_params"]))
+                             record["compression"]["stored_params"],
+                             (record_health(record) or {"status": "ok"})["status"]))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean, SE (ddof 1; NaN for one seed) and n of the ok records per (dataset, arch, model,
-    x), the reference rows with x empty."""
-    ok = frame[frame["status"] == "ok"]
+    """Mean, SE (ddof 1; NaN for one seed), n and `unhealthy` (how many of them did not train
+    well: dead, plateau or diverged) of the ok records per (dataset, arch, model, x), the
+    reference rows with x empty."""
+    ok = frame[frame["status"] == "ok"].assign(sick=lambda f: f["health"] != "ok")
     keys = ["dataset", "arch", "model", "x"]
-    grouped = ok.groupby(keys, dropna=False, sort=False)["test_error"]
-    return grouped.agg(mean="mean", se="sem", n="count").reset_index()
+    grouped = ok.groupby(keys, dropna=False, sort=False)
+    stats = grouped["test_error"].agg(mean="mean", se="sem", n="count")
+    return stats.assign(unhealthy=grouped["sick"].sum().astype(int)).reset_index()
 
 
 def to_markdown(stats: pd.DataFrame, caption: str) -> str:
     """The summary as a Markdown table: one row per (dataset, arch, model), one column per x
-    and one for the reference (x empty)."""
+    and one for the reference (x empty); "†k" after a cell: k of its runs did not train well."""
     xs = sorted({x for x in stats["x"] if pd.notna(x)}, reverse=True)
     lines = [caption, "", "| dataset | arch | model | " + " | ".join(f"{x:g}" for x in xs)
              + " | reference |", "|---|---|---|" + "---:|" * (len(xs) + 1)]
@@ -179,11 +185,17 @@ def to_markdown(stats: pd.DataFrame, caption: str) -> str:
 
         def cell(row) -> str:
             se = "" if pd.isna(row.se) else f" ± {row.se:.2f}"
-            return f"{row.mean:.2f}{se} ({row.n})"
+            sick = f"†{row.unhealthy}" if getattr(row, "unhealthy", 0) else ""
+            return f"{row.mean:.2f}{se} ({row.n}){sick}"
 
         if group["x"].isna().all():
             values = ["–"] * len(xs) + [cell(next(group.itertuples()))]
         else:
             values = [cell(cells[x]) if x in cells else "–" for x in xs] + [""]
         lines.append(f"| {dataset} | {arch} | {model} | " + " | ".join(values) + " |")
+    if "unhealthy" in stats and stats["unhealthy"].sum():
+        lines += ["", f"†k: k of the cell's runs did not train well ({stats['unhealthy'].sum()} "
+                  "runs in all: never left chance loss, sat at it first, or diverged; "
+                  "mfh/harness/health.py); `python scripts/tables.py --health --results-dir <the "
+                  "experiment's folder>` names them."]
     return "\n".join(lines) + "\n"
