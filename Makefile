@@ -5,7 +5,7 @@ export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
 .PHONY: setup demo test lint tables table1 baselines ratio-sweep expansion report sync runs datasets bench \
-	bench-quick verify health health-list
+	bench-quick verify health health-list lr-range
 
 setup: .venv/.stamp
 
@@ -62,7 +62,12 @@ expansion: setup
 # Training health of g's init (issue 25): dead / plateau / diverged runs before and after, 16
 # seeds, three recipes (resumable): results/health/health.{md,csv}.
 health: setup
-	$(PY) scripts/health.py --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER))
+	$(PY) scripts/health.py --results-dir $(RESULTS_DIR) checkpoint=false $(if $(LOGGER),logger=$(LOGGER))
+
+# The largest learning rate at which all 16 seeds train, per model, architecture and
+# model.step_scale (resumable): results/health/lr_range.{md,csv}.
+lr-range: setup
+	$(PY) scripts/lr_range.py --results-dir $(RESULTS_DIR) checkpoint=false $(if $(LOGGER),logger=$(LOGGER))
 
 # Every run under results/ that did not train well (dead, plateau, diverged), one line each.
 health-list: setup

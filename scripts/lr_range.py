@@ -31,10 +31,13 @@ from mfh.harness.runner import run  # noqa: E402
 from mfh.harness.sweep import check_pass_through  # noqa: E402
 
 
+FAILS = ("diverged", "dead")   # a plateau (slow first epochs, then it leaves) still trains
+
+
 def search(exp: dict, arch: str, label: str, variant: str, runs: Path,
            extra: list[str]) -> list[dict]:
     """The runs of one (arch, row, variant), rates from the largest down, each rate until its
-    first seed that does not train; one dict per run (lr, seed, health, epoch)."""
+    first seed that does not train (FAILS); one dict per run (lr, seed, health, epoch)."""
     overrides = [*exp["common"], *exp["rows"][label], f"arch={arch}",
                  f"dataset={exp['dataset']}", f"results_dir={runs}", *extra]
     if "model=mfh" in exp["rows"][label]:
@@ -48,7 +51,7 @@ def search(exp: dict, arch: str, label: str, variant: str, runs: Path,
             health = record_health(read_record(path))
             tried.append({"arch": arch, "label": label, "variant": variant, "lr": lr,
                           "seed": seed, "health": health["status"], "epoch": health["epoch"]})
-            if health["status"] != "ok":
+            if health["status"] in FAILS:
                 healthy = False
                 break
         if healthy:
@@ -70,8 +73,8 @@ def summary(frame: pd.DataFrame, exp: dict, caption: str) -> str:
                 cells.append("–")
                 continue
             stable = [lr for lr, g in runs.groupby("lr", sort=False)
-                      if len(g) == len(exp["seeds"]) and (g["health"] == "ok").all()]
-            failed = runs[runs["health"] != "ok"]
+                      if len(g) == len(exp["seeds"]) and not g["health"].isin(FAILS).any()]
+            failed = runs[runs["health"].isin(FAILS)]
             first = "" if failed.empty else (f" ({failed.iloc[-1]['health']} at "
                                              f"{failed.iloc[-1]['lr']:g}, seed "
                                              f"{failed.iloc[-1]['seed']})")

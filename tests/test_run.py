@@ -106,6 +106,7 @@ def test_wandb_runs_read_back_offline_match_their_records(tmp_path, monkeypatch)
             assert m["best_epoch"] < m["epochs_run"]   # the last row is not the selection
             for key in ("test_error", "valid_error", "best_epoch", "train_loss"):
                 assert summary[key] == m[key], key
+            assert summary["health"] == m["health"]["status"] == "ok"
             assert [row["epoch"] for row in history] == [1, 2, 3, 4]
             assert view["exit_code"] == 0
         else:
