@@ -183,6 +183,8 @@ class FunctionalWeight(nn.Module):
                  scale: float = 1.0, dual: DualHashing | None = None,
                  step: float = 1.0) -> None:
         super().__init__()
+        if dual is not None:
+            dual = DualHashing(*dual)
         width = dual.widths[0] if dual is not None else g.widths[0] if g is not None else 1
         if hashes.slots != width:
             raise ValueError(f"g reads {width} hashed values per virtual weight, but the "
