@@ -30,7 +30,6 @@ from mfh.harness.records import read_record  # noqa: E402
 from mfh.harness.runner import run  # noqa: E402
 from mfh.harness.sweep import check_pass_through  # noqa: E402
 
-
 FAILS = ("diverged", "dead")   # a plateau (slow first epochs, then it leaves) still trains
 
 
