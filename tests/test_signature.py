@@ -89,3 +89,19 @@ def test_migrated_results_render_the_committed_tables(tmp_path):
     for suffix in ("md", "csv", "tex"):
         name = f"table1_fixed_recipe.{suffix}"
         assert (out / name).read_text() == (ARCHIVE / "tables" / name).read_text()
+
+
+def test_keys_added_later_are_neutral_at_their_old_behaviour():
+    """A record made before `model.g_init` / `model.step_scale` existed keeps its signature:
+    `sign` / `none` are left out; the new default init is a different configuration."""
+    from mfh.harness.config import compose_config, to_dict
+
+    config = to_dict(compose_config(["model=mfh"]))
+    old = {**config, "model": {k: v for k, v in config["model"].items()
+                               if k not in ("g_init", "step_scale")}}
+    sign = {**config, "model": {**config["model"], "g_init": "sign"}}
+    assert signature(sign) == signature(old) != signature(config)
+    layer = {**sign, "model": {**sign["model"], "step_scale": "layer"}}
+    assert signature(layer) != signature(sign)
+    dual = {**config, "model": {**config["model"], "dual": True}}
+    assert signature(dual) == signature({**dual, "model": {**dual["model"], "g_init": "sign"}})

@@ -7,6 +7,9 @@ names them), locking, whether a checkpoint is saved or the test set is evaluated
 not read (dense reads no `compression`, `hashes` or `model.*` beyond its
 name; a model without its own g reads no `optim.g_*`; ...). Two configurations with the same
 effective config train the same network on the same data, so they share one record folder.
+A model key added later is left out at the value that reproduces the behaviour before it
+(`model.hops: 1`, `model.g_init: sign`, `model.step_scale: none`), so older records keep
+their signatures; at any other value it is part of the signature.
 """
 
 from __future__ import annotations
