@@ -94,8 +94,6 @@ def test_migrated_results_render_the_committed_tables(tmp_path):
 def test_keys_added_later_are_neutral_at_their_old_behaviour():
     """A record made before `model.g_init` / `model.step_scale` existed keeps its signature:
     `sign` / `none` are left out; the new default init is a different configuration."""
-    from mfh.harness.config import compose_config, to_dict
-
     config = to_dict(compose_config(["model=mfh"]))
     old = {**config, "model": {k: v for k, v in config["model"].items()
                                if k not in ("g_init", "step_scale")}}
