@@ -66,6 +66,19 @@ def row_config(overrides: tuple[str, ...]) -> dict:
     return config
 
 
+def row_sweep(folder: Path, rows: list[tuple[str, tuple[str, ...]]], *args: str) -> list[str]:
+    """Write one row config per (comment, overrides), `<folder>/row/r<k>.yaml` (`row_config`
+    under a comment line), and return the argv of one `run.py -m` over all of them (`+row=r1,
+    ...`, the folder on Hydra's search path), followed by `args`."""
+    for k, (comment, overrides) in enumerate(rows, 1):
+        path = folder / "row" / f"r{k}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# @package _global_\n# {comment}\n"
+                        + yaml.safe_dump(row_config(overrides), sort_keys=False))
+    return [sys.executable, "run.py", "-m", f"hydra.searchpath=[file://{folder}]",
+            "+row=" + ",".join(f"r{k}" for k in range(1, len(rows) + 1)), *args]
+
+
 def sweep_command(layout: Layout, results_dir: Path, extra: list[str],
                   datasets: tuple[str, ...] = ()) -> tuple[str, list[str]]:
     """(progress line, argv) of the one sweep of the layout (of its columns `datasets`, all
@@ -85,15 +98,10 @@ def sweep_command(layout: Layout, results_dir: Path, extra: list[str],
     else:
         configs = [(g, g[0].row.overrides) for g in groups]
         axis = [f"dataset={','.join(datasets)}"]
-    for k, (group, overrides) in enumerate(configs, 1):
-        path = folder / "row" / f"r{k}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("# @package _global_\n# " + " ".join(r.row.id for r in group) + "\n"
-                        + yaml.safe_dump(row_config(overrides), sort_keys=False))
-    rows = ",".join(f"r{k}" for k in range(1, len(configs) + 1))
-    argv = [sys.executable, "run.py", "-m", f"hydra.searchpath=[file://{folder}]",
-            f"+row={rows}", *layout.common, *axis,
-            f"seed={','.join(map(str, layout.seeds))}", f"results_dir={results_dir}", *extra]
+    argv = row_sweep(folder, [(" ".join(r.row.id for r in group), overrides)
+                              for group, overrides in configs],
+                     *layout.common, *axis, f"seed={','.join(map(str, layout.seeds))}",
+                     f"results_dir={results_dir}", *extra)
     jobs = len(groups) * len(datasets) * len(layout.seeds)
     return f"{layout.name}: {len(groups)} configurations x {len(datasets)} datasets x " \
            f"{len(layout.seeds)} seeds = {jobs} jobs", argv

@@ -17,7 +17,6 @@ in one `run.py -m` over row configs (as the table layouts do), datasets and seed
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from mfh.harness.config import compose_config, model_specs, to_dict
 from mfh.harness.health import record_health
 from mfh.harness.models import layer_specs
 from mfh.harness.records import records_at
-from mfh.harness.sweep import row_config
+from mfh.harness.sweep import row_sweep
 from mfh.report.tables import LayoutError
 
 KINDS = ("ratio", "expansion")
@@ -121,16 +120,10 @@ def sweep_command(exp: GridExperiment, results_dir: Path,
                   extra: list[str]) -> tuple[str, list[str]]:
     """(progress line, argv) of the one sweep of the grid; writes its row configs."""
     grid = points(exp)
-    folder = results_dir / "hydra" / "grids" / exp.name
-    for k, point in enumerate(grid, 1):
-        path = folder / "row" / f"r{k}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"# @package _global_\n# {point.model} {point.arch} x={point.x}\n"
-                        + yaml.safe_dump(row_config(point.overrides), sort_keys=False))
-    argv = [sys.executable, "run.py", "-m", f"hydra.searchpath=[file://{folder}]",
-            "+row=" + ",".join(f"r{k}" for k in range(1, len(grid) + 1)), *exp.common,
-            f"dataset={','.join(exp.datasets)}", f"seed={','.join(map(str, exp.seeds))}",
-            f"results_dir={results_dir}", *extra]
+    argv = row_sweep(results_dir / "hydra" / "grids" / exp.name,
+                     [(f"{p.model} {p.arch} x={p.x}", p.overrides) for p in grid], *exp.common,
+                     f"dataset={','.join(exp.datasets)}", f"seed={','.join(map(str, exp.seeds))}",
+                     f"results_dir={results_dir}", *extra)
     jobs = len(grid) * len(exp.datasets) * len(exp.seeds)
     return (f"{exp.name}: {len(grid)} configurations x {len(exp.datasets)} datasets x "
             f"{len(exp.seeds)} seeds = {jobs} jobs"), argv

@@ -9,7 +9,6 @@ config each, as the table layouts do; resumable); `collect` reads each record's 
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import yaml
 from mfh.harness.config import compose_config, to_dict
 from mfh.harness.health import HEALTH, record_health
 from mfh.harness.records import records_at
-from mfh.harness.sweep import row_config
+from mfh.harness.sweep import row_sweep
 from mfh.report.tables import LayoutError
 
 REQUIRED = ("caption", "dataset", "seeds", "common", "recipes", "inits", "rows")
@@ -89,16 +88,10 @@ def sweep_command(grid: HealthGrid, results_dir: Path,
                   extra: list[str]) -> tuple[str, list[str]]:
     """(progress line, argv) of the one sweep over the grid's distinct configurations."""
     distinct = list(dict.fromkeys(p.overrides for p in points(grid)))
-    folder = results_dir / "hydra" / "grids" / grid.name
-    for k, overrides in enumerate(distinct, 1):
-        path = folder / "row" / f"r{k}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("# @package _global_\n# " + " ".join(overrides) + "\n"
-                        + yaml.safe_dump(row_config(overrides), sort_keys=False))
-    argv = [sys.executable, "run.py", "-m", f"hydra.searchpath=[file://{folder}]",
-            "+row=" + ",".join(f"r{k}" for k in range(1, len(distinct) + 1)), *grid.common,
-            f"dataset={grid.dataset}", f"seed={','.join(map(str, grid.seeds))}",
-            f"results_dir={results_dir}", *extra]
+    argv = row_sweep(results_dir / "hydra" / "grids" / grid.name,
+                     [(" ".join(o), o) for o in distinct], *grid.common,
+                     f"dataset={grid.dataset}", f"seed={','.join(map(str, grid.seeds))}",
+                     f"results_dir={results_dir}", *extra)
     jobs = len(distinct) * len(grid.seeds)
     return f"{grid.name}: {len(distinct)} configurations x {len(grid.seeds)} seeds = {jobs} " \
            "jobs", argv
