@@ -61,10 +61,15 @@ def record_health(record: dict) -> dict | None:
     metrics = record.get("metrics") or {}
     curves = metrics.get("curves") or {}
     losses = curves.get("train_loss")
-    failure = record.get("failure") or {}
-    diverged = failure.get("epoch") if "loss is" in str(failure.get("reason", "")) else None
+    failure = record.get("failure") or {}   # a non-finite loss stops a run without a traceback
+    diverged = failure.get("epoch") if failure and "traceback" not in failure else None
     if not losses and diverged is None:
         return None
     config = record["config"]
     valid = curves.get("valid_error") if config.get("distill") else None
     return training_health(losses or [], num_classes(config["dataset"]["name"]), diverged, valid)
+
+
+def health_status(record: dict) -> str:
+    """`record_health`'s status, "ok" for a record with neither curves nor a divergence."""
+    return (record_health(record) or {"status": "ok"})["status"]

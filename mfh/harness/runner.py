@@ -20,7 +20,7 @@ from mfh.atomic import write_atomic
 from mfh.data import Split, Splits, load_splits
 from mfh.harness.checkpoint import dense_bytes, save_checkpoint
 from mfh.harness.config import validate
-from mfh.harness.health import training_health
+from mfh.harness.health import record_health
 from mfh.harness.models import build_model, count_parameters, layer_specs
 from mfh.harness.records import (
     SCHEMA,
@@ -212,10 +212,7 @@ def run_job(spec: RunSpec, path: Path, progress: str = "",
                                                 "traceback": traceback.format_exc()})
     if record["status"] == "failed":
         record["metrics"] = metrics_of(TrainResult(logs)) if logs else None
-    diverged_at = (record["failure"] or {}).get("epoch") if record["status"] == "failed" and \
-        "traceback" not in record["failure"] else None
-    health = training_health([e.train_loss for e in logs], splits.num_classes, diverged_at,
-                             [e.valid_error for e in logs] if teacher is not None else None)
+    health = record_health(record) or {"status": None, "epoch": None}   # None: no epoch ran
     if record["metrics"] is not None:
         record["metrics"]["health"] = health
     record["cost"] = {

@@ -24,7 +24,7 @@ import pandas as pd
 import yaml
 
 from mfh.harness.config import compose_config, model_specs, to_dict
-from mfh.harness.health import record_health
+from mfh.harness.health import health_status
 from mfh.harness.models import layer_specs
 from mfh.harness.records import records_at
 from mfh.harness.sweep import row_sweep
@@ -151,7 +151,7 @@ def collect(exp: GridExperiment, results_dir: str | Path,
                              record["metrics"]["test_error"] if ok else float("nan"),
                              record["compression"]["ratio"],
                              record["compression"]["stored_params"],
-                             (record_health(record) or {"status": "ok"})["status"]))
+                             health_status(record)))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -38,7 +38,7 @@ import pandas as pd
 import yaml
 
 from mfh.harness.config import compose_config, validate
-from mfh.harness.health import record_health
+from mfh.harness.health import health_status
 from mfh.harness.recipes import Tuning, recipe_path
 from mfh.harness.records import records_at
 from mfh.harness.signature import effective_config, signature
@@ -168,7 +168,7 @@ def aggregate(entries: Iterable[Entry]) -> tuple[dict[Key, Cell], dict[Key, int]
     frame = pd.DataFrame(
         [(label, dataset, r["status"],
           float(r["metrics"]["test_error"]) if r["status"] == "ok" else math.nan,
-          (record_health(r) or {"status": "ok"})["status"] if r["status"] == "ok" else "")
+          health_status(r) if r["status"] == "ok" else "")
          for label, dataset, r in entries],
         columns=["label", "dataset", "status", "test_error", "health"])
     ok = frame[frame["status"] == "ok"]
