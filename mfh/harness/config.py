@@ -27,7 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 from mfh import numerics
 from mfh.harness.signature import signature
 from mfh.harness.specs import ArchSpec, DataSpec, DistillSpec, LoggerSpec, OptimSpec, RunSpec
-from mfh.method.specs import MAX_HASHES, MODELS, HashingSpec, SpecError
+from mfh.method.specs import MAX_HASHES, MODELS, HashingSpec, SpecError, check_choice
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 G_OPTIMIZERS = ("adam", "sgd")
@@ -70,10 +70,12 @@ def set_dotted(config: dict, key: str, value: object) -> None:
 
 
 def _choice(key: str, value: Any, allowed: Iterable[Any]) -> Any:
-    allowed = tuple(allowed)
-    if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
-        raise ConfigError(f"{key}={value!r} is not allowed; allowed: "
-                          + ", ".join(map(str, allowed)))
+    """`value` if it is one of `allowed` (`check_choice`, the method library's rule), else
+    ConfigError with its message."""
+    try:
+        check_choice(key, value, tuple(allowed))
+    except SpecError as err:
+        raise ConfigError(str(err)) from None
     return value
 
 

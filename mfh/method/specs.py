@@ -89,7 +89,7 @@ class HashingSpec:
     step_scale: str = "none"
 
     def __post_init__(self) -> None:
-        _allowed("model", self.model, MODELS)
+        check_choice("model", self.model, MODELS)
         for key, value in MODEL_DEFAULTS.get(self.model, PLAIN_DEFAULTS).items():
             if getattr(self, key) is None:
                 object.__setattr__(self, key, value)
@@ -105,7 +105,7 @@ class HashingSpec:
         return format_label(self.model, self.hashes, self.g_layers, self.dual, self.hops)
 
 
-def _allowed(key: str, value: object, allowed: tuple) -> None:
+def check_choice(key: str, value: object, allowed: tuple) -> None:
     """SpecError unless `value` is one of `allowed`, of the same type (True is not 1)."""
     if not any(value == a and type(value) is type(a) for a in allowed):
         raise SpecError(f"{key}={value!r} is not allowed; allowed: "
@@ -131,7 +131,7 @@ def _check(s: HashingSpec) -> None:
                                 ("model.index_mode", s.index_mode, INDEX_MODES),
                                 ("model.layer_scale", s.layer_scale, LAYER_SCALES),
                                 ("model.hops", s.hops, HOPS)):
-        _allowed(key, value, allowed)
+        check_choice(key, value, allowed)
     if s.hops == 2 and (s.model == "hashednets" or s.space != "shared" or s.dual):
         raise SpecError("model.hops=2 makes the shared space virtual: it needs model=mfh with "
                         "model.space=shared and model.dual=false")
