@@ -65,13 +65,19 @@ class Point:
     overrides: tuple[str, ...]
 
 
+def read_experiment(path: Path, required: tuple[str, ...]) -> dict:
+    """An experiment file's mapping; LayoutError names the `required` keys it lacks."""
+    data = yaml.safe_load(path.read_text())
+    missing = [k for k in required if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise LayoutError(f"{path}: missing keys {', '.join(missing)}")
+    return data
+
+
 def load_grid(path: str | Path) -> GridExperiment:
     """Read an experiment file; LayoutError names what is missing or wrong."""
     path = Path(path)
-    data = yaml.safe_load(path.read_text())
-    missing = [k for k in REQUIRED if not isinstance(data, dict) or k not in data]
-    if missing:
-        raise LayoutError(f"{path}: missing keys {', '.join(missing)}")
+    data = read_experiment(path, REQUIRED)
     if data["kind"] not in KINDS:
         raise LayoutError(f"{path}: kind {data['kind']!r} is not one of {', '.join(KINDS)}")
     return GridExperiment(

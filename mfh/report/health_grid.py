@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from mfh.harness.config import compose_config, to_dict
 from mfh.harness.health import HEALTH, record_health
 from mfh.harness.records import records_at
 from mfh.harness.sweep import row_sweep
-from mfh.report.tables import LayoutError
+from mfh.report.grid import read_experiment
 
 REQUIRED = ("caption", "dataset", "seeds", "common", "recipes", "inits", "rows")
 
@@ -60,10 +59,7 @@ class Point:
 def load_health_grid(path: str | Path) -> HealthGrid:
     """Read a health experiment file; LayoutError names what is missing."""
     path = Path(path)
-    data = yaml.safe_load(path.read_text())
-    missing = [k for k in REQUIRED if not isinstance(data, dict) or k not in data]
-    if missing:
-        raise LayoutError(f"{path}: missing keys {', '.join(missing)}")
+    data = read_experiment(path, REQUIRED)
     return HealthGrid(
         path.stem, " ".join(str(data["caption"]).split()), str(data["dataset"]),
         tuple(int(s) for s in data["seeds"]), tuple(data["common"]),
