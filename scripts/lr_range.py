@@ -33,14 +33,12 @@ from mfh.harness.sweep import check_pass_through  # noqa: E402
 FAILS = ("diverged", "dead")   # a plateau (slow first epochs, then it leaves) still trains
 
 
-def search(exp: dict, arch: str, label: str, variant: str, runs: Path,
-           extra: list[str]) -> list[dict]:
+def search(exp: dict, arch: str, label: str, variant: str, variant_overrides: list[str],
+           runs: Path, extra: list[str]) -> list[dict]:
     """The runs of one (arch, row, variant), rates from the largest down, each rate until its
     first seed that does not train (FAILS); one dict per run (lr, seed, health, epoch)."""
     overrides = [*exp["common"], *exp["rows"][label], f"arch={arch}",
-                 f"dataset={exp['dataset']}", f"results_dir={runs}", *extra]
-    if "model=mfh" in exp["rows"][label]:
-        overrides += exp["variants"][variant]
+                 f"dataset={exp['dataset']}", f"results_dir={runs}", *extra, *variant_overrides]
     tried = []
     for lr in exp["lrs"]:
         healthy = True
@@ -103,9 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     tried = []
     for arch in args.arch or exp["archs"]:
         for label in args.row or exp["rows"]:
-            variants = exp["variants"] if "model=mfh" in exp["rows"][label] else ["none"]
-            for variant in variants:
-                tried += search(exp, arch, label, variant, runs, args.overrides)
+            # the variants are MFH's; any other row runs once, as variant "none"
+            variants = exp["variants"] if "model=mfh" in exp["rows"][label] else {"none": []}
+            for variant, variant_overrides in variants.items():
+                tried += search(exp, arch, label, variant, variant_overrides, runs,
+                                args.overrides)
     frame = pd.DataFrame(tried)
     out = results_dir / "health"
     out.mkdir(parents=True, exist_ok=True)
