@@ -18,7 +18,8 @@ so tanh is linear and g is z -> c.z with c = A_1^T ... A_G^T (the product of its
 - `sign`: the weights +-1/sqrt(fan_in) with random signs, the behaviour before issue 25, kept so
   that the records made with it keep their meaning. Equal magnitudes can cancel: for U4-G3
   each c_u is 0 with probability 1/2, so about one seed in 16 starts with all virtual weights
-  at zero (a saddle at chance loss), and |c| varies 0.4-1.1 across seeds.
+  at zero (a saddle at chance loss), and the starting scale varies from 0 to 1.9 times
+  HashedNets' across seeds (scripts/init_scale.py).
 """
 
 from __future__ import annotations
