@@ -9,8 +9,9 @@ Portable mode pins, before torch starts (its back-ends read these once):
   strict mode makes its GEMMs round the same for every thread count, and our kernels never
   depend on it, so our models' portable numbers do not either (tests/test_numerics.py,
   test_launchers.py); ATen's full reductions of over 32,768 elements to one number would);
-- the fused kernels: built with `-march=x86-64-v3` instead of `-march=native`, in their own
-  cache entry (`mfh.method.kernels`).
+Not pinned: the fused kernels (`mfh.method.kernels`) are built for the host in both modes; they
+never reassociate a floating-point operation, so they give the bits of an x86-64-v3 (AVX2)
+build (tests/test_kernel_isa.py; until issue 26 portable mode built them for x86-64-v3).
 `run.py` calls `apply(sys.argv)` before importing torch; this module must not import it.
 """
 

@@ -5,7 +5,7 @@
     diff a.txt b.txt        # only the last line (the flags) may differ
     MFH_NUMERICS=portable python scripts/kernel_isa_bits.py ...   # the same in portable mode
 
-Builds the kernels with the given -march (in place of the one this numerics mode uses; its own
+Builds the kernels with the given -march (in place of `mfh.method.kernels.MARCH`; its own
 cache entry) and prints one sha256 prefix per case of the outputs, virtual weights and every
 gradient of a 784-1000-10 hashed net at 1/8 (Table 1's shapes), batch 50: U1, U2, U4, U8,
 U16 x G2, G3, G4, U4-G3-D, U4-G2-D, U4-G3-H2, U1-G1 and HashedNets, float32 and float64.
@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or not argv[0].startswith("-march="):
         print(__doc__, file=sys.stderr)
         return 2
-    kernels.MARCH[numerics.active()] = argv[0]
+    kernels.MARCH = argv[0]
     if kernels.library() is None:
         print("kernel_isa_bits: the kernels did not build", file=sys.stderr)
         return 1
