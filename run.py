@@ -20,7 +20,8 @@ from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from mfh.data import DatasetUnavailable  # noqa: E402
-from mfh.harness.config import ConfigError, precheck  # noqa: E402
+from mfh.harness.config import ConfigError, Sweep, precheck  # noqa: E402
+from mfh.harness.estimate import job_costs, seconds_left  # noqa: E402
 from mfh.harness.records import read_record  # noqa: E402
 from mfh.harness.runner import run  # noqa: E402
 
@@ -45,17 +46,38 @@ def launcher_threads() -> int | None:
 
 
 def sweep_progress() -> str:
-    """"job k/N", and the time left at the sweep's pace so far, for a job of a multirun
-    (N and the start come from the environment run.py sets, so launchers' workers see them)."""
+    """"job k/N" and the time left, for a job of a multirun: from every job's predicted cost
+    (`mfh.harness.estimate`) scaled by the pace so far, or, where the jobs are not known in
+    advance (a tuning sweeper's), from the mean time per job. N, the costs and the start come
+    from the environment run.py sets, so launchers' workers see them."""
     if HydraConfig.get().mode != RunMode.MULTIRUN or "MFH_SWEEP_JOBS" not in os.environ:
         return ""
     trials = HydraConfig.get().sweeper.get("n_trials")   # a tuning sweeper proposes its jobs
     done, total = HydraConfig.get().job.num, trials or int(os.environ["MFH_SWEEP_JOBS"])
+    elapsed = time.time() - float(os.environ["MFH_SWEEP_START"])
+    costs = [float(c) for c in os.environ.get("MFH_SWEEP_COSTS", "").split(",") if c]
     line = f"job {done + 1}/{total}"
-    if done:
-        elapsed = time.time() - float(os.environ["MFH_SWEEP_START"])
-        line += f", about {elapsed / done * (total - done) / 60:.1f} min left in the sweep"
+    if len(costs) == total and not trials:
+        line += f", about {format_minutes(seconds_left(costs, done, elapsed))} left in the sweep"
+    elif done:
+        line += f", about {format_minutes(elapsed / done * (total - done))} left in the sweep"
     return line
+
+
+def format_minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def predict(sweep: Sweep) -> None:
+    """Put each job's predicted cost where sweep_progress finds it, and say the total."""
+    if sweep.configs is None or sweep.jobs < 2:
+        return
+    costs = job_costs(sweep.configs)
+    os.environ["MFH_SWEEP_COSTS"] = ",".join(f"{c:.4g}" for c in costs)
+    todo = sum(c > 0 for c in costs)
+    print(f"sweep: {sweep.jobs} jobs, {todo} to run, predicted about "
+          f"{format_minutes(sum(costs))} (each job's measured step time x its steps; the "
+          "progress lines correct it by the pace so far)", flush=True)
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
@@ -78,9 +100,11 @@ def main(cfg: DictConfig) -> float | None:
 
 if __name__ == "__main__":
     try:
-        jobs = precheck(sys.argv[1:])
-    except ConfigError as err:
+        sweep = precheck(sys.argv[1:])
+        if "-m" in sys.argv or "--multirun" in sys.argv:
+            predict(sweep)
+    except (ConfigError, DatasetUnavailable) as err:
         fail(str(err))
-    os.environ["MFH_SWEEP_JOBS"] = str(jobs)   # read by sweep_progress, in launchers' workers too
+    os.environ["MFH_SWEEP_JOBS"] = str(sweep.jobs)   # read by sweep_progress, in workers too
     os.environ["MFH_SWEEP_START"] = str(time.time())
     main()

@@ -10,7 +10,8 @@ times (each round starts one arm later). Arms: `native` (no pin), each pin of
 `onednn` = ONEDNN_MAX_CPU_ISA, `kernels` = the fused kernels built for `-march=x86-64-v3`,
 portable mode's pin until issue 26 showed it gives the host build's bits), and `portable`
 (every pin, the mode as runs use it).
-Prints, per arm and model, the median over rounds of the step time over native's in the same
+Also times evaluation (cached inference at batch 1000, as the training loop evaluates). Prints,
+per arm, model and measure, the median over rounds of the time over native's in the same
 round; the thread count is 2 in every arm (portable's default).
 """
 
@@ -31,6 +32,7 @@ from mfh import numerics  # noqa: E402
 PINS = {"aten": ["ATEN_CPU_CAPABILITY"], "mkl": ["MKL_CBWR"], "onednn": ["ONEDNN_MAX_CPU_ISA"],
         "kernels": []}
 ARMS = ["native", *PINS, "portable"]
+MEASURES = ("step", "eval")
 KERNEL_PIN = "MFH_PIN_KERNELS"   # child only: build the kernels for KERNEL_MARCH
 KERNEL_MARCH = "-march=x86-64-v3"
 THREADS = {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "GOMP_SPINCOUNT": "20000"}
@@ -52,7 +54,8 @@ def arm_env(arm: str) -> dict[str, str]:
 
 
 def child() -> None:
-    """Time the four models' steps in this process's environment; print JSON {model: s}."""
+    """Time the four models' steps (batch 50) and evaluation (`inference_cached` at batch 1000,
+    as the training loop evaluates) in this process's environment; print JSON."""
     numerics.apply([])
     from mfh.cost import cases, measure
     from mfh.method import kernels
@@ -65,15 +68,18 @@ def child() -> None:
     case = cases.CASES["mlp3"]
     specs = [cases.DENSE, cases.HASHEDNETS, cases.mfh_spec(4, 3), cases.mfh_spec(4, 3, True)]
     modules = {s.label: cases.build(case, s) for s in specs}
-    runs = {}
-    for label, module in modules.items():
-        inputs = cases.make_inputs(case, module, 50)
-        runs[label] = measure.runner(case, module, inputs, "step", measure.make_optimizer(module))
-    samples = measure.time_interleaved(runs, rounds=3, budget_s=0.6, min_calls=5, max_calls=40,
-                                       wrap=lambda _: kernels.use_backend("auto"))
-    flags = " ".join(kernels.flags()) if kernels.library() else "reference"
-    print(json.dumps({"steps": {k: measure.median(v) for k, v in samples.items()},
-                      "flags": flags}))
+    result = {}
+    for name, measured, batch in (("step", "step", 50), ("eval", "inference_cached", 1000)):
+        runs = {}
+        for label, module in modules.items():
+            inputs = cases.make_inputs(case, module, batch)
+            runs[label] = measure.runner(case, module, inputs, measured,
+                                         measure.make_optimizer(module))
+        samples = measure.time_interleaved(runs, rounds=3, budget_s=0.6, min_calls=5,
+                                           max_calls=40, wrap=lambda _: kernels.use_backend("auto"))
+        result[name] = {k: measure.median(v) for k, v in samples.items()}
+    result["flags"] = " ".join(kernels.flags()) if kernels.library() else "reference"
+    print(json.dumps(result))
 
 
 def main() -> int:
@@ -85,33 +91,36 @@ def main() -> int:
     if args.child:
         child()
         return 0
+    times: dict[str, dict[str, list[float]]] = {arm: {} for arm in ARMS}   # (measure model)
     ratios: dict[str, dict[str, list[float]]] = {arm: {} for arm in ARMS}
-    times: dict[str, dict[str, list[float]]] = {arm: {} for arm in ARMS}
     for round_ in range(args.rounds):
         shift = round_ % len(ARMS)
-        order = ARMS[shift:] + ARMS[:shift]
-        steps = {}
-        for arm in order:
+        results = {}
+        for arm in ARMS[shift:] + ARMS[:shift]:
             out = subprocess.run([sys.executable, __file__, "--child"], env=arm_env(arm),
                                  check=True, capture_output=True, text=True)
-            result = json.loads(out.stdout.strip().splitlines()[-1])
-            steps[arm] = result["steps"]
-            print(f"round {round_ + 1} {arm:8s} "
-                  + "  ".join(f"{k} {1e3 * v:.2f} ms" for k, v in steps[arm].items())
-                  + f"  [{result['flags'].split()[-1]}]", flush=True)
+            results[arm] = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"round {round_ + 1} {arm:8s} " + "  ".join(
+                f"{name} {model} {1e3 * s:.2f} ms" for name in MEASURES
+                for model, s in results[arm][name].items())
+                  + f"  [{results[arm]['flags'].split()[-1]}]", flush=True)
         for arm in ARMS:
-            for model, seconds in steps[arm].items():
-                times[arm].setdefault(model, []).append(seconds)
-                ratios[arm].setdefault(model, []).append(seconds / steps["native"][model])
-    models = list(times["native"])
-    lines = [f"Step of the 3-layer net, batch 50, 1/8, 2 threads; median over {args.rounds} "
-             "rounds of (arm / native in the same round), [min-max]; native's median ms.", "",
-             "| arm | " + " | ".join(models) + " |", "|---|" + "---:|" * len(models)]
+            for name in MEASURES:
+                for model, seconds in results[arm][name].items():
+                    key = f"{name} {model}"
+                    times[arm].setdefault(key, []).append(seconds)
+                    ratios[arm].setdefault(key, []).append(
+                        seconds / results["native"][name][model])
+    keys = list(times["native"])
+    lines = [f"3-layer net, 1/8, 2 threads: step at batch 50, eval (cached inference) at batch "
+             f"1000. Per arm, the median over {args.rounds} rounds of (arm / native in the same "
+             "round) [min-max]; first row native's median in ms.", "",
+             "| arm | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
     lines.append("| native (ms) | " + " | ".join(
-        f"{1e3 * statistics.median(times['native'][m]):.2f}" for m in models) + " |")
+        f"{1e3 * statistics.median(times['native'][k]):.2f}" for k in keys) + " |")
     for arm in ARMS[1:]:
         cells = [f"{statistics.median(r):.2f} [{min(r):.2f}-{max(r):.2f}]"
-                 for r in (ratios[arm][m] for m in models)]
+                 for r in (ratios[arm][k] for k in keys)]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print(table)

@@ -83,5 +83,5 @@ def test_validate_returns_frozen_specs():
 
 def test_precheck_counts_the_jobs_of_a_sweep(tmp_path):
     sweep = ["-m", "model=choice(dense,mfh)", "seed=range(0,5)", f"results_dir={tmp_path}"]
-    assert precheck(sweep) == 10
-    assert precheck([f"results_dir={tmp_path}"]) == 1
+    assert precheck(sweep).jobs == 10
+    assert precheck([f"results_dir={tmp_path}"]).jobs == 1

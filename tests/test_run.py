@@ -122,7 +122,9 @@ def test_run_py_help_mentions_overrides():
 
 def test_two_seed_mfh_sweep_end_to_end(tmp_path, quick):
     proc = run_py("-m", "model=mfh", "hashes=4", "seed=0,1", f"results_dir={tmp_path}", *quick)
-    assert "job 1/2: U4-G3 seed=0" in proc.stdout and "job 2/2, about" in proc.stdout
+    assert "sweep: 2 jobs, 2 to run, predicted about" in proc.stdout
+    assert "job 1/2, about" in proc.stdout and "left in the sweep: U4-G3 seed=0" in proc.stdout
+    assert "job 2/2, about" in proc.stdout
     found = records(tmp_path)
     assert [(r["label"], r["seed"], r["status"]) for r in found] == [("U4-G3", 0, "ok"),
                                                                      ("U4-G3", 1, "ok")]

@@ -13,6 +13,7 @@ import itertools
 import math
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 G_OPTIMIZERS = ("adam", "sgd")
 LOGGERS = ("none", "wandb")
 MAX_GROUP_COMBINATIONS = 64   # precheck composes each combination of swept config groups
+MAX_SWEEP_CONFIGS = 5000      # precheck lists every job's config up to this many jobs
 
 
 class ConfigError(ValueError):
@@ -360,9 +362,19 @@ def _with_value(override: Override, value: Any) -> str:
     return f"{prefix}{override.key_or_group}={Override._get_value_element_as_str(value)}"
 
 
-def precheck(argv: list[str]) -> int:
+@dataclass(frozen=True)
+class Sweep:
+    """What a command line will run: `jobs`, their number, and `configs`, every job's composed
+    config in the order Hydra's basic sweeper launches them (None past MAX_SWEEP_CONFIGS
+    jobs or MAX_GROUP_COMBINATIONS combinations of config groups)."""
+
+    jobs: int
+    configs: list[DictConfig] | None
+
+
+def precheck(argv: list[str]) -> Sweep:
     """Raise ConfigError, one line, for command-line overrides that cannot run; else return
-    the number of jobs they make (the product of the sweeps' lengths, as Hydra's sweeper).
+    the jobs they make (the product of the sweeps' lengths, as Hydra's sweeper).
 
     Checks group options (sweeps, choice() and glob() included), that every other key exists
     in the composed config (with the closest known key as a hint), and every value of every
@@ -375,20 +387,23 @@ def precheck(argv: list[str]) -> int:
     search = [o for o in overrides if o.key_or_group == "hydra.searchpath"]
     folders = [CONF_DIR, *(Path(str(p).removeprefix("file://")) for o in search
                            for p in o.value())]
+    axes: dict[str, Override] = {}   # Hydra's order: first place of each key, last value
     for override in overrides:
-        key = override.key_or_group
         if override.is_sweep_override() and not multirun:
             raise ConfigError(f"{override.input_line} is a sweep; run it with -m (--multirun)")
-        if key.startswith("hydra"):
-            continue
+        if not override.key_or_group.startswith("hydra"):
+            axes[override.get_key_element()] = override
+    for override in axes.values():
+        key = override.key_or_group
         if override.type in (OverrideType.CHANGE, OverrideType.ADD) and any(
                 (folder / key).is_dir() for folder in folders):
             prefix = "+" if override.type == OverrideType.ADD else ""
             groups[prefix + key] = _group_values(override, key, folders)
         else:
             others.append(override)
-    combinations = list(itertools.product(*groups.values()))[:MAX_GROUP_COMBINATIONS]
-    for combination in combinations:
+    combinations = list(itertools.product(*groups.values()))
+    composed: dict[tuple[str, ...], DictConfig] = {}
+    for combination in combinations[:MAX_GROUP_COMBINATIONS]:
         chosen = [o.input_line for o in search] + [
             f"{g}={v}" for g, v in zip(groups, combination, strict=True)]
         base = compose_config(chosen)
@@ -407,5 +422,35 @@ def precheck(argv: list[str]) -> int:
                 variant = cfg.copy()
                 OmegaConf.update(variant, override.key_or_group, value, force_add=True)
                 validate(variant)
-    return math.prod(len(v) for v in groups.values()) * math.prod(
+        composed[combination] = cfg
+    jobs = math.prod(len(v) for v in groups.values()) * math.prod(
         len(_values(o)) for o in others if o.type != OverrideType.DEL)
+    if len(combinations) > MAX_GROUP_COMBINATIONS or jobs > MAX_SWEEP_CONFIGS:
+        return Sweep(jobs, None)
+    return Sweep(jobs, _job_configs(list(axes.values()), groups, composed))
+
+
+def _job_configs(axes: list[Override], groups: dict[str, list[str]],
+                 composed: dict[tuple[str, ...], DictConfig]) -> list[DictConfig]:
+    """Every job's config, in the order of Hydra's basic sweeper (the product of the axes in
+    command-line order): the composed config of its groups, with its other values set."""
+    group_keys = list(groups)
+    values = []
+    for override in axes:
+        key = override.key_or_group
+        group = ("+" if override.type == OverrideType.ADD else "") + key
+        if group in groups:
+            values.append([(group, v) for v in groups[group]])
+        elif override.type == OverrideType.DEL:
+            values.append([None])
+        else:
+            values.append([(key, v) for v in _values(override)])
+    configs = []
+    for job in itertools.product(*values):
+        chosen = dict(pair for pair in job if pair is not None)
+        cfg = composed[tuple(chosen[g] for g in group_keys)].copy()
+        for key, value in chosen.items():
+            if key not in groups:
+                OmegaConf.update(cfg, key, value, force_add=True)
+        configs.append(cfg)
+    return configs

@@ -115,14 +115,17 @@ def set_decayed_lr(optimizers: list[torch.optim.Optimizer], decay: float, step: 
             group["lr"] = group["initial_lr"] * decay_factor(decay, step)
 
 
+EVAL_BATCH = 1000   # inputs per forward when evaluating
+
+
 @torch.no_grad()
-def logits_of(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+def logits_of(model: nn.Module, x: torch.Tensor, batch_size: int = EVAL_BATCH) -> torch.Tensor:
     """`model(x)` in eval mode, `batch_size` inputs at a time: (N, classes)."""
     model.eval()
     return torch.cat([model(x[k:k + batch_size]) for k in range(0, len(x), batch_size)])
 
 
-def error_rate(model: nn.Module, split: Split, batch_size: int = 1000) -> float:
+def error_rate(model: nn.Module, split: Split, batch_size: int = EVAL_BATCH) -> float:
     """Classification error of `model` on `split`, in %."""
     wrong = (logits_of(model, split.x, batch_size).argmax(1) != split.y).sum().item()
     return 100.0 * wrong / len(split.y)
