@@ -58,13 +58,16 @@ def sweep_progress() -> str:
     costs = [float(c) for c in os.environ.get("MFH_SWEEP_COSTS", "").split(",") if c]
     line = f"job {done + 1}/{total}"
     if len(costs) == total and not trials:
-        line += f", about {format_minutes(seconds_left(costs, done, elapsed))} left in the sweep"
+        line += f", about {format_duration(seconds_left(costs, done, elapsed))} left in the sweep"
     elif done:
-        line += f", about {format_minutes(elapsed / done * (total - done))} left in the sweep"
+        line += f", about {format_duration(elapsed / done * (total - done))} left in the sweep"
     return line
 
 
-def format_minutes(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """"40 s", "12.5 min" or "3.2 h"."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
     return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
@@ -76,7 +79,7 @@ def predict(sweep: Sweep) -> None:
     os.environ["MFH_SWEEP_COSTS"] = ",".join(f"{c:.4g}" for c in costs)
     todo = sum(c > 0 for c in costs)
     print(f"sweep: {sweep.jobs} jobs, {todo} to run, predicted about "
-          f"{format_minutes(sum(costs))} (each job's measured step time x its steps; the "
+          f"{format_duration(sum(costs))} (each job's measured step time x its steps; the "
           "progress lines correct it by the pace so far)", flush=True)
 
 

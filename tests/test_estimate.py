@@ -37,7 +37,8 @@ def test_costs_follow_the_models_and_finished_records_cost_nothing(tmp_path, qui
     assert dense[0] == dense[1] and mfh[0] == mfh[1]
     assert dense[0] < hashed[0] < mfh[0]
     half = job_costs(precheck([*args[:-1], "epochs=5", args[-1]]).configs)
-    assert half == pytest.approx([c / 2 for c in costs])
+    builds = [2 * h - c for h, c in zip(half, costs, strict=True)]   # the models' build time
+    assert all(0 <= b < c / 10 for b, c in zip(builds, costs, strict=True))
     run_py("model=mfh", "seed=1", *quick, "epochs=10", f"results_dir={tmp_path}")
     assert job_costs(precheck([*args[:-1], *quick, "epochs=10", args[-1]]).configs)[5] == 0
 

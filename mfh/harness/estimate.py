@@ -1,9 +1,10 @@
 """What each job of a sweep will cost, predicted before it starts (run.py's time-left line).
 
-A job costs about `epochs x (steps per epoch x step time + evaluated examples x evaluation time
-per example)`. The times are measured here, once per distinct model: the network built as the
-job builds it (architecture, hashing, the dataset's image shape), a few training steps at the
-job's batch size on random inputs, and a forward in eval mode at the evaluation's batch size.
+A job costs about `build + epochs x (steps per epoch x step time + evaluated examples x
+evaluation time per example)`. The times are measured here, once per distinct model: building
+the network as the job builds it (architecture, hashing, the dataset's image shape), training
+steps at the job's batch size on random inputs (at least MIN_STEPS and MIN_SECONDS), and a
+forward in eval mode at the evaluation's batch size.
 A job whose record is finished costs nothing (the runner skips it). What the prediction leaves
 out (early stopping, data loading, the machine's load, parallel jobs) `scale` takes from the
 pace of the jobs run so far.
@@ -27,8 +28,8 @@ from mfh.harness.runner import existing_ok
 from mfh.harness.specs import DataSpec, RunSpec
 from mfh.harness.train import EVAL_BATCH, make_optimizers
 
-STEPS = 3   # timed training steps per model (after one untimed)
-_measured: dict[tuple, tuple[float, float]] = {}   # a model is timed once per process
+MIN_STEPS, MIN_SECONDS = 3, 0.2   # timed training steps per model (after one untimed)
+_measured: dict[tuple, tuple[float, float, float]] = {}   # a model is timed once per process
 
 
 def job_costs(configs: Sequence[DictConfig]) -> list[float]:
@@ -48,9 +49,9 @@ def job_costs(configs: Sequence[DictConfig]) -> list[float]:
         model_key = (spec.arch, spec.hashing, spec.optim.batch_size, shape, classes)
         if model_key not in _measured:
             _measured[model_key] = _model_seconds(spec, shape, classes)
-        step, per_example = _measured[model_key]
+        build, step, per_example = _measured[model_key]
         epoch = math.ceil(train / spec.optim.batch_size) * step + (valid + test) * per_example
-        costs.append(spec.epochs * epoch)
+        costs.append(build + spec.epochs * epoch)
     return costs
 
 
@@ -63,10 +64,13 @@ def _sizes(data: DataSpec) -> tuple[int, int, int, tuple[int, int, int], int]:
 
 
 def _model_seconds(spec: RunSpec, shape: tuple[int, int, int],
-                   classes: int) -> tuple[float, float]:
-    """(seconds per training step at the job's batch size, seconds per evaluated example)."""
+                   classes: int) -> tuple[float, float, float]:
+    """Seconds to build the model, per training step at the job's batch size, and per
+    evaluated example."""
     torch.manual_seed(0)
+    start = time.perf_counter()
     model = build_model(spec.arch, spec.hashing, shape, classes)
+    build = time.perf_counter() - start
     optimizers = make_optimizers(model, spec.optim)
     x = torch.rand(spec.optim.batch_size, *shape)
     y = torch.randint(0, classes, (spec.optim.batch_size,))
@@ -79,17 +83,18 @@ def _model_seconds(spec: RunSpec, shape: tuple[int, int, int],
 
     model.train()
     step()
-    start = time.perf_counter()
-    for _ in range(STEPS):
+    steps, start = 0, time.perf_counter()
+    while steps < MIN_STEPS or time.perf_counter() - start < MIN_SECONDS:
         step()
-    step_s = (time.perf_counter() - start) / STEPS
+        steps += 1
+    step_s = (time.perf_counter() - start) / steps
     model.eval()
     batch = torch.rand(EVAL_BATCH, *shape)
     with torch.no_grad():
         model(batch)
         start = time.perf_counter()
         model(batch)
-    return step_s, (time.perf_counter() - start) / EVAL_BATCH
+    return build, step_s, (time.perf_counter() - start) / EVAL_BATCH
 
 
 def seconds_left(costs: Sequence[float], started: int, elapsed: float) -> float:
