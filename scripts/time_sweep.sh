@@ -7,7 +7,9 @@
 # `scripts/table1.py $TABLE_ARGS` (e.g. "--dataset mnist5k"), logger=none checkpoint=false;
 # numerics from $MFH_NUMERICS (default native). Each commit gets a worktree under $WORK
 # (default /tmp/mfh-sweeptime) run with this checkout's .venv; times go to $WORK/times.txt,
-# logs and records to $WORK/{log,out}-<arm>.
+# logs (each line prefixed with the Unix time it was printed) and records to
+# $WORK/{log,out}-<arm>; `python scripts/time_left_check.py $WORK/log-<arm>.txt` compares
+# the sweep's time-left lines with the time it then took.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=$ROOT/.venv/bin/python
@@ -27,8 +29,9 @@ for arm in "$@"; do
   start=$(date +%s.%N)
   # shellcheck disable=SC2086  # TABLE_ARGS is a list of arguments
   $PY scripts/table1.py --layout "$LAYOUT" ${TABLE_ARGS:-} --results-dir "$WORK/out-$name" \
-    logger=none checkpoint=false "${launcher[@]}" > "$WORK/log-$name.txt" 2>&1
-  rc=$?
+    logger=none checkpoint=false "${launcher[@]}" 2>&1 \
+    | while IFS= read -r line; do printf '%(%s)T %s\n' -1 "$line"; done > "$WORK/log-$name.txt"
+  rc=${PIPESTATUS[0]}
   end=$(date +%s.%N)
   echo "$name numerics=${MFH_NUMERICS:-native} rc=$rc wall=$(echo "$end - $start" | bc) s" \
     "load=$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$WORK/times.txt"
