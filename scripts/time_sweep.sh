@@ -16,6 +16,7 @@ PY=$ROOT/.venv/bin/python
 WORK=${WORK:-/tmp/mfh-sweeptime}
 LAYOUT=${LAYOUT:-experiments/table1_fixed_recipe.yaml}
 mkdir -p "$WORK"
+export PYTHONUNBUFFERED=1   # the log's time stamps are those of the lines
 for arm in "$@"; do
   commit=${arm%%:*}
   launcher=()
