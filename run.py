@@ -21,8 +21,7 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from mfh.data import DatasetUnavailable  # noqa: E402
 from mfh.harness.config import ConfigError, Sweep, precheck  # noqa: E402
-from mfh.harness.estimate import job_costs, seconds_left  # noqa: E402
-from mfh.harness.records import read_record  # noqa: E402
+from mfh.harness.estimate import Cost, job_costs, seconds_left  # noqa: E402
 from mfh.harness.runner import run  # noqa: E402
 
 
@@ -37,28 +36,37 @@ def launcher_threads() -> int | None:
     launcher = HydraConfig.get().launcher
     target = str(launcher.get("_target_", ""))
     if "joblib" in target:
-        jobs = launcher.get("n_jobs") or 1
-        cores = os.cpu_count() or 1
-        return max(1, cores // jobs) if jobs > 0 else 1
+        return max(1, (os.cpu_count() or 1) // parallel_jobs())
     if "submitit" in target:
         return int(launcher.get("cpus_per_task") or 1)
     return None
 
 
+def parallel_jobs() -> int:
+    """Jobs the launcher runs at a time on this machine: joblib's n_jobs (-1: every core),
+    else 1 (the basic launcher; a cluster's parallelism is not known here)."""
+    launcher = HydraConfig.get().launcher
+    if "joblib" not in str(launcher.get("_target_", "")):
+        return 1
+    jobs = launcher.get("n_jobs") or 1
+    return jobs if jobs > 0 else os.cpu_count() or 1
+
+
 def sweep_progress() -> str:
     """"job k/N" and the time left, for a job of a multirun: from every job's predicted cost
-    (`mfh.harness.estimate`) scaled by the pace so far, or, where the jobs are not known in
-    advance (a tuning sweeper's), from the mean time per job. N, the costs and the start come
-    from the environment run.py sets, so launchers' workers see them."""
+    (`mfh.harness.estimate`) scaled by the pace so far, or, where the costs are unknown, from
+    the mean time per job. N, the costs and the start come from the environment run.py sets,
+    so launchers' workers see them."""
     if HydraConfig.get().mode != RunMode.MULTIRUN or "MFH_SWEEP_JOBS" not in os.environ:
         return ""
-    trials = HydraConfig.get().sweeper.get("n_trials")   # a tuning sweeper proposes its jobs
-    done, total = HydraConfig.get().job.num, trials or int(os.environ["MFH_SWEEP_JOBS"])
+    done, total = HydraConfig.get().job.num, int(os.environ["MFH_SWEEP_JOBS"])
     elapsed = time.time() - float(os.environ["MFH_SWEEP_START"])
-    costs = [float(c) for c in os.environ.get("MFH_SWEEP_COSTS", "").split(",") if c]
+    costs = [Cost(*map(float, c.split(":")))
+             for c in os.environ.get("MFH_SWEEP_COSTS", "").split(",") if c]
     line = f"job {done + 1}/{total}"
-    if len(costs) == total and not trials:
-        line += f", about {format_duration(seconds_left(costs, done, elapsed))} left in the sweep"
+    if len(costs) == total:
+        left = seconds_left(costs, done, elapsed, parallel_jobs())
+        line += f", about {format_duration(left)} left in the sweep"
     elif done:
         line += f", about {format_duration(elapsed / done * (total - done))} left in the sweep"
     return line
@@ -76,29 +84,26 @@ def predict(sweep: Sweep) -> None:
     if sweep.configs is None or sweep.jobs < 2:
         return
     costs = job_costs(sweep.configs)
-    os.environ["MFH_SWEEP_COSTS"] = ",".join(f"{c:.4g}" for c in costs)
-    todo = sum(c > 0 for c in costs)
+    os.environ["MFH_SWEEP_COSTS"] = ",".join(f"{c.fixed:.4g}:{c.epochs:.4g}" for c in costs)
+    todo = sum(c.total > 0 for c in costs)
     print(f"sweep: {sweep.jobs} jobs, {todo} to run, predicted about "
-          f"{format_duration(sum(costs))} (each job's measured step time x its steps; the "
-          "progress lines correct it by the pace so far)", flush=True)
+          f"{format_duration(sum(c.total for c in costs))} at most (each job's measured step "
+          "time x its steps, at its most epochs; the progress lines correct it by the pace so "
+          "far)", flush=True)
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> float | None:
-    """One job; returns its validation error (%) at the best epoch for a tuning sweeper
-    (hydra/sweeper=tune), 100 for a failed run, None for a job running elsewhere."""
+def main(cfg: DictConfig) -> None:
+    """One job (a failed single run exits 1; a failed job of a sweep is recorded and the sweep
+    goes on)."""
     if cfg.threads is None:
         OmegaConf.update(cfg, "threads", launcher_threads())
     try:
-        path, status = run(cfg, sweep_progress(), list(HydraConfig.get().overrides.task))
+        _, status = run(cfg, sweep_progress(), list(HydraConfig.get().overrides.task))
     except (ConfigError, DatasetUnavailable) as err:
         fail(str(err))
-    # A failed job of a sweep is recorded and the sweep goes on; a single failed run exits 1.
     if status == "failed" and HydraConfig.get().mode != RunMode.MULTIRUN:
         sys.exit(1)
-    if status == "running":
-        return None
-    return read_record(path)["metrics"]["valid_error"] if status == "ok" else 100.0
 
 
 if __name__ == "__main__":

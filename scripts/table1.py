@@ -35,6 +35,7 @@ from mfh.harness.sweep import (  # noqa: E402
     sweep_command,
     tune_recipes,
 )
+from mfh.report import decide  # noqa: E402
 from mfh.report.claims import errors_by_seed, evaluate, unknown_labels, write_claims  # noqa: E402
 from mfh.report.plots import plot_curves, plot_table  # noqa: E402
 from mfh.report.tables import (  # noqa: E402
@@ -100,9 +101,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"table1: claims name labels the layout has no row for: {unknown}",
                   file=sys.stderr)
             return 1
-        rows = evaluate(layout.claims, layout.datasets, errors_by_seed(entries))
-        paths += write_claims(rows, Path(args.out) if args.out else results_dir / "tables",
-                              layout.name, budget=table.caption)
+        out = Path(args.out) if args.out else results_dir / "tables"
+        errors = errors_by_seed(entries)
+        if layout.claims[0].decided:
+            found = decide.effects(layout.claims, layout.datasets, errors, layout.margin)
+            paths += decide.write_decided(found, decide.verdicts(layout.claims, found),
+                                          layout.margin, out, layout.name, table.caption)
+        else:
+            rows = evaluate(layout.claims, layout.datasets, errors)
+            paths += write_claims(rows, out, layout.name, budget=table.caption)
     print(to_markdown(table))
     print("wrote " + ", ".join(map(str, paths)))
     for progress in failed:

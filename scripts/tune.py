@@ -5,12 +5,12 @@
                            [numerics=portable logger=none ...]
 
 Per (dataset, model family of the layout's rows; `--family` to pick), runs the seeded Optuna
-sweep `python run.py -m +experiment=tune_<family>` at the layout's budget (`common`) and its
-`tuning:` seed and trial counts, with the trials as records under <results-dir>/tuning
-(resumable: a finished trial is skipped and returns its recorded validation error), then writes
-conf/recipe/<dataset>_<family>.yaml from the trial of lowest validation error
-(mfh/harness/recipes.py). Trailing overrides may only set keys that do not change a result.
-Exits 1 if a tuning sweep failed.
+study of mfh/harness/tuning.py at the layout's budget (`common`) and its `tuning:` settings
+(trials, tuning seeds, pruner), over the family's search space in experiments/tuning.yaml, with
+every trial seed a record under <results-dir>/tuning (resumable: a finished record is read,
+not rerun), then writes conf/recipe/<dataset>_<family>.yaml from the trial of lowest mean
+validation error (mfh/harness/recipes.py). Trailing overrides may only set keys that do not
+change a result. Exits 1 if a study found no complete trial.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = tune_recipes(layout, Path(args.results_dir).resolve(), args.overrides,
                           tuple(args.dataset), tuple(args.family), dry_run=args.dry_run)
     for progress in failed:
-        print(f"tune: sweep exited non-zero: {progress}", file=sys.stderr)
+        print(f"tune: no complete trial: {progress}", file=sys.stderr)
     return 1 if failed else 0
 
 

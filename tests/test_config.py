@@ -51,3 +51,11 @@ def test_unknown_group_options_are_named():
     with pytest.raises(ConfigError, match="dataset='nope' is unknown; allowed: .*mnist5k"):
         precheck(["dataset=nope"])
     precheck(["-m", "model=mfh", "model.g_layers=2", "seed=0,1"])
+
+
+def test_data_seed_seed_gives_each_seed_its_split_under_one_signature():
+    specs = [validate(compose_config(["data_seed=seed", f"seed={s}"])) for s in (3, 4)]
+    assert [s.data.data_seed for s in specs] == [3, 4]
+    assert specs[0].signature == specs[1].signature != validate(compose_config([])).signature
+    with pytest.raises(ConfigError, match="data_seed='split' is not allowed; use an integer"):
+        validate(compose_config(["data_seed=split"]))

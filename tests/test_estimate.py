@@ -6,7 +6,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from mfh.harness.config import precheck
-from mfh.harness.estimate import job_costs, seconds_left
+from mfh.harness.estimate import JOB_OVERHEAD_S, Cost, job_costs, seconds_left
 
 
 @pytest.mark.parametrize("args", [
@@ -32,19 +32,29 @@ def test_costs_follow_the_models_and_finished_records_cost_nothing(tmp_path, qui
     cheap as them (the old estimate took the mean time of the jobs run so far)."""
     args = ["-m", "model=dense,hashednets,mfh", "seed=0,1", "epochs=10", "logger=none",
             f"results_dir={tmp_path}"]
-    costs = job_costs(precheck(args).configs)
+    costs = [c.total for c in job_costs(precheck(args).configs)]
     dense, hashed, mfh = costs[0:2], costs[2:4], costs[4:6]
     assert dense[0] == dense[1] and mfh[0] == mfh[1]
     assert dense[0] < hashed[0] < mfh[0]
-    half = job_costs(precheck([*args[:-1], "epochs=5", args[-1]]).configs)
-    builds = [2 * h - c for h, c in zip(half, costs, strict=True)]   # the models' build time
-    assert all(0 <= b < c / 10 for b, c in zip(builds, costs, strict=True))
+    half = [c.total for c in job_costs(precheck([*args[:-1], "epochs=5", args[-1]]).configs)]
+    fixed = [2 * h - c for h, c in zip(half, costs, strict=True)]   # overhead, data, build
+    assert all(JOB_OVERHEAD_S <= f < c / 2 for f, c in zip(fixed, costs, strict=True))
     run_py("model=mfh", "seed=1", *quick, "epochs=10", f"results_dir={tmp_path}")
-    assert job_costs(precheck([*args[:-1], *quick, "epochs=10", args[-1]]).configs)[5] == 0
+    assert job_costs(precheck([*args[:-1], *quick, "epochs=10", args[-1]]).configs)[5] == (0, 0)
 
 
-def test_seconds_left_scales_the_prediction_by_the_pace_so_far():
-    costs = [1.0, 1.0, 4.0, 4.0]
-    assert seconds_left(costs, 0, 0.0) == 8 + 2    # nothing run yet: the prediction
-    assert seconds_left(costs, 2, 10.0) == 8 * 5   # the first two took 5x their prediction
-    assert seconds_left([0.0, 0.0, 3.0], 2, 1.0) == 3   # only skipped jobs so far
+def test_seconds_left_scales_the_epochs_by_the_pace_so_far():
+    costs = [Cost(1.0, 9.0), Cost(1.0, 9.0), Cost(2.0, 38.0), Cost(2.0, 38.0)]
+    assert seconds_left(costs, 0, 0.0, prior=0) == 100   # nothing run: the prediction
+    # the first two took 10 s each: their epochs at pace (20 - 2) / 18 = 1
+    assert seconds_left(costs, 2, 20.0, prior=0) == pytest.approx(80)
+    # ... 38 s: pace 2 for the epochs, the fixed part as predicted
+    assert seconds_left(costs, 2, 38.0, prior=0) == pytest.approx(4 + 2 * 76)
+    # a prior share of the epochs (94 x 0.5 = 47 s) run at pace 1 shrinks the pace to 83 / 65
+    assert seconds_left(costs, 2, 38.0, prior=0.5) == pytest.approx(4 + 83 / 65 * 76)
+    assert seconds_left([Cost(0, 0), Cost(0, 0), Cost(1, 2)], 2, 1.0, prior=0) == 3
+    # two at a time: the job launched last still runs (half left); worker-seconds are
+    # twice the elapsed time, and the rest is shared by the two workers
+    assert seconds_left(costs, 2, 15.0, parallel=2, prior=0) == pytest.approx(
+        (4 + 0.5 + (30 - 1) / 9 * (76 + 4.5)) / 2)
+    assert seconds_left(costs, 0, 0.0, parallel=2, prior=0) == 50

@@ -12,9 +12,10 @@ from conftest import ROOT
 from test_tables import load_script
 
 from mfh.harness import recipes, sweep
-from mfh.harness.config import compose_config, model_specs, to_dict
-from mfh.harness.recipes import Tuning, best_trial, recipe_path, trials, write_recipe
-from mfh.harness.records import record_path, signature, write_record
+from mfh.harness.config import compose_config, to_dict
+from mfh.harness.recipes import recipe_path, write_recipe
+from mfh.harness.records import signature
+from mfh.harness.tuning import Trial, Tuning
 from mfh.report.tables import (
     LabelCollision,
     MissingRecipe,
@@ -36,19 +37,6 @@ def prefix():
         path.unlink()
 
 
-def write_trial(results: Path, overrides: list[str], seed: int, valid: float,
-                started: str) -> dict:
-    """A finished trial record under <results>/tuning; returns its config."""
-    cfg = compose_config(overrides)
-    config = to_dict(cfg)
-    write_record(record_path(results / "tuning", config, seed), {
-        "schema": 1, "status": "ok", "label": model_specs(cfg)[1].label,
-        "signature": signature(config), "seed": seed, "dataset": "mnist5k", "config": config,
-        "started": started, "failure": None,
-        "metrics": {"valid_error": valid, "test_error": 0.0, "best_epoch": 1}})
-    return config
-
-
 def test_a_recipe_sets_its_values_and_the_command_line_still_wins(prefix):
     recipe_path(f"{prefix}_x").write_text("# @package _global_\noptim:\n  lr: 0.0123\n"
                                           "  momentum: 0.5\n")
@@ -57,26 +45,22 @@ def test_a_recipe_sets_its_values_and_the_command_line_still_wins(prefix):
     assert compose_config(["model=mfh", f"+recipe={prefix}_x", "optim.lr=0.5"]).optim.lr == 0.5
 
 
-def test_the_recipe_is_the_trial_of_lowest_validation_error(tmp_path, prefix):
-    tuning = Tuning(seed=100, n_trials=4)
-    base = ["+experiment=tune_hashednets", *COMMON, "dataset=mnist5k", "seed=100"]
-    trial = {}
-    for k, (lr, valid) in enumerate([(0.1, 9.0), (0.02, 4.0), (0.05, 4.0), (0.3, 7.0)]):
-        trial[lr] = write_trial(tmp_path, [*base, f"optim.lr={lr}", "optim.momentum=0.5"],
-                                100, valid, f"2026-12-02T00:00:0{k}")
-    # not trials of this problem: another seed, another budget, another family
-    write_trial(tmp_path, [*base[:-1], "seed=0", "optim.lr=0.2"], 0, 1.0, "2026")
-    write_trial(tmp_path, [*base, "epochs=2", "optim.lr=0.2"], 100, 1.0, "2026")
-    write_trial(tmp_path, ["+experiment=tune_dense", *base[1:], "optim.lr=0.2"], 100, 1.0, "2026")
-    found = trials("hashednets", "mnist5k", COMMON, tuning, tmp_path)
-    assert [r["config"]["optim"]["lr"] for r in found] == [0.1, 0.02, 0.05, 0.3]
-    assert best_trial(found)["config"] == trial[0.02]   # 0.02 and 0.05 tie: the earlier one
-    path = write_recipe(f"{prefix}_mnist5k_hashednets", "hashednets", found, tmp_path)
+def test_the_recipe_is_the_best_trial_and_says_how_it_was_chosen(prefix):
+    tuning = Tuning(seeds=(100, 101), n_trials=4)
+    trials = [Trial(0, {"optim.lr": 0.1, "optim.momentum": 0.5}, {100: 9.0, 101: 8.0}),
+              Trial(1, {"optim.lr": 0.02, "optim.momentum": 0.5}, {100: 4.0, 101: 5.0}),
+              Trial(2, {"optim.lr": 0.05, "optim.momentum": 0.7}, {100: 5.0, 101: 4.0}),
+              Trial(3, {"optim.lr": 0.3, "optim.momentum": 0.1}, {100: 30.0}, "pruned", 2)]
+    path = write_recipe(f"{prefix}_mnist5k_hashednets", "hashednets", "mnist5k", trials,
+                        tuning, COMMON)
     text = path.read_text()
-    assert text.startswith("# @package _global_\n") and "Best of 4 trials" in text
+    assert text.startswith("# @package _global_\n")
+    assert "4 trials" in text and "1 pruned" in text and "seeds [100, 101]" in text
+    assert "trial 2: optim.lr=0.02, optim.momentum=0.5: mean validation error 4.50% " \
+        "(seed 100: 4.00, seed 101: 5.00)" in text
     assert yaml.safe_load(text) == {"optim": {"lr": 0.02, "momentum": 0.5}}
-    again = to_dict(compose_config([*base, f"+recipe={prefix}_mnist5k_hashednets"]))
-    assert signature(again) == signature(trial[0.02])
+    cfg = compose_config(["model=hashednets", f"+recipe={prefix}_mnist5k_hashednets"])
+    assert (cfg.optim.lr, cfg.optim.momentum) == (0.02, 0.5)
 
 
 def recipe_layout(path: Path, prefix: str, per_column: str = "[optim]") -> Path:
@@ -137,7 +121,7 @@ def test_table1_tunes_the_recipes_it_misses_then_runs_the_table(tmp_path, prefix
     assert out.count("tuning model=") == 2 and "columns without recipes left out: fashion_basic" \
         in out
     written = {f: recipe_path(f"{prefix}_mnist5k_{f}").read_text() for f in ("mfh", "hashednets")}
-    assert all("Best of 2 trials (seed 100" in text for text in written.values())
+    assert all("Study: 2 trials" in text and "seeds [100]" in text for text in written.values())
     table = layout_table(ready_columns(load_layout(layout_file))[0], tmp_path / "r")
     assert table.datasets == ["mnist5k"]
     assert {table.cells[(r.label, "mnist5k")].n for r in table.rows} == {2}

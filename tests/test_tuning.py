@@ -1,37 +1,89 @@
-"""Recipe tuning with the seeded Optuna sweeper: trials are ordinary records, a rerun proposes
-the same trials, and the sweeper sees the validation error."""
+"""Robust recipe tuning (mfh/harness/tuning.py): a seeded ask-and-tell Optuna study scored over
+several seeds, each trial seed an ordinary record, pruning that a rerun replays."""
 
-import json
-import os
-import subprocess
-import sys
+import pytest
 
-import yaml
-from conftest import ROOT
+from mfh.harness.config import compose_config, validate
+from mfh.harness.records import read_record, record_path
+from mfh.harness.runner import Pruned, state_path
+from mfh.harness.tuning import FAILED, Trial, Tuning, best, search_space, seed_error, tune
 
-ARGS = ["-m", "+experiment=tune_hashednets", "hydra.sweeper.n_trials=3", "epochs=1",
-        "train_limit=200", "logger=none", "checkpoint=false"]
-
-
-def tune(results) -> tuple[list[dict], str]:
-    proc = subprocess.run([sys.executable, "run.py", *ARGS, f"results_dir={results}"], cwd=ROOT,
-                          env={**os.environ, "WANDB_MODE": "offline"}, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    records = [json.loads(p.read_text()) for p in sorted(results.glob("runs/*/seed=*.json"))]
-    return records, proc.stdout + proc.stderr
+COMMON = ("arch=mlp3", "epochs=3", "train_limit=200")
+EXTRA = ("logger=none", "checkpoint=false")
 
 
-def test_tuning_reruns_propose_the_same_trials_and_pick_the_lowest_validation_error(tmp_path):
-    first, out = tune(tmp_path / "a")
-    second, _ = tune(tmp_path / "b")
-    assert len(first) == 3 and "job 3/3" in out
-    trials = [(r["config"]["optim"]["lr"], r["config"]["optim"]["momentum"]) for r in first]
-    assert trials == [(r["config"]["optim"]["lr"], r["config"]["optim"]["momentum"])
-                      for r in second]
-    assert {r["label"] for r in first} == {"HashedNets"}
-    result = yaml.safe_load(next((tmp_path / "a" / "hydra").glob(
-        "*/optimization_results.yaml")).read_text())
-    assert result["best_value"] == min(r["metrics"]["valid_error"] for r in first)
-    again, out = tune(tmp_path / "a")   # resumes: every trial's record exists
-    assert out.count("skip HashedNets") == 3 and len(again) == 3
+def where(cfg):
+    spec = validate(cfg)
+    return record_path(spec.results_dir, spec.config, spec.seed)
+
+
+def test_reruns_ask_the_same_trials_read_their_records_and_replay_their_prunes(tmp_path):
+    tuning = Tuning(seeds=(100, 101), n_trials=5, n_startup_trials=2, pruner_startup=1,
+                    warmup=0)
+    first = tune("hashednets", "mnist5k", COMMON, tuning, tmp_path / "a", EXTRA)
+    second = tune("hashednets", "mnist5k", COMMON, tuning, tmp_path / "b", EXTRA)
+    assert [(t.params, t.state, t.errors) for t in first] == \
+        [(t.params, t.state, t.errors) for t in second]
+    assert set(first[0].params) == set(search_space("hashednets")) == {"optim.lr",
+                                                                      "optim.momentum"}
+    for t in first:
+        assert (t.value is None) == (t.state == "pruned")
+        if t.state == "complete":
+            assert list(t.errors) == [100, 101] and t.value == sum(t.errors.values()) / 2
+    records = sorted((tmp_path / "a" / "tuning" / "runs").glob("*/seed=*.json"))
+    assert {read_record(p)["config"]["data_seed"] for p in records} == {"seed"}
+    assert {read_record(p)["seed"] for p in records} == {100, 101}
+    stamps = {p: p.stat().st_mtime_ns for p in records}
+    again = tune("hashednets", "mnist5k", COMMON, tuning, tmp_path / "a", EXTRA)
+    assert [(t.params, t.state, t.errors) for t in again] == \
+        [(t.params, t.state, t.errors) for t in first]
+    assert {p: p.stat().st_mtime_ns for p in records} == stamps   # nothing retrained
+
+
+def test_a_pruned_run_keeps_its_state_and_a_rerun_replays_it_without_training(tmp_path):
+    cfg = compose_config(["model=hashednets", *COMMON, "seed=7", "data_seed=seed", *EXTRA,
+                          f"results_dir={tmp_path}"])
+    seen = []
+
+    def stop_at_2(log):
+        seen.append(log.epoch)
+        if log.epoch == 2:
+            raise Pruned(log.epoch)
+
+    with pytest.raises(Pruned):
+        seed_error(cfg, stop_at_2)
+    path = where(cfg)
+    assert seen == [1, 2] and not path.exists() and state_path(path).exists()
+    stamp = state_path(path).stat().st_mtime_ns
+    with pytest.raises(Pruned):
+        seed_error(cfg, stop_at_2)   # replayed from the state: epochs 1, 2 again, no training
+    assert seen == [1, 2, 1, 2] and state_path(path).stat().st_mtime_ns == stamp
+    error = seed_error(cfg, lambda log: seen.append(log.epoch))   # lets it go on: epoch 3
+    assert seen[4:] == [1, 2, 3] and error == read_record(path)["metrics"]["valid_error"]
+
+
+def test_a_diverged_seed_scores_100_and_is_read_not_rerun(tmp_path):
+    cfg = compose_config(["model=hashednets", *COMMON, "optim.lr=1e6", "seed=1", *EXTRA,
+                          f"results_dir={tmp_path}"])
+    assert seed_error(cfg) == FAILED
+    stamp = where(cfg).stat().st_mtime_ns
+    assert read_record(where(cfg))["status"] == "failed"
+    assert seed_error(cfg) == FAILED and where(cfg).stat().st_mtime_ns == stamp
+
+
+def test_the_best_trial_has_the_lowest_mean_and_the_earliest_wins_a_tie():
+    trials = [Trial(0, {"optim.lr": 0.1}, {100: 5.0, 101: 7.0}),
+              Trial(1, {"optim.lr": 0.2}, {100: 2.0, 101: FAILED}),   # killed one seed: 51
+              Trial(2, {"optim.lr": 0.3}, {100: 6.0, 101: 6.0}),
+              Trial(3, {"optim.lr": 0.4}, {100: 1.0}, "pruned", 4)]
+    assert [t.value for t in trials] == [6.0, 51.0, 6.0, None]
+    assert best(trials).number == 0
+    with pytest.raises(LookupError):
+        best(trials[3:])
+
+
+def test_layouts_tuned_on_one_seed_still_load():
+    old = Tuning.from_layout({"seed": 100, "n_trials": 8, "n_startup_trials": 4})
+    assert (old.seeds, old.seed, old.n_trials) == ((100,), 100, 8)
+    with pytest.raises(ValueError, match="at least one seed"):
+        Tuning(seeds=())

@@ -284,9 +284,21 @@ def _data(config: dict) -> DataSpec:
     if name not in LOADERS:
         raise ConfigError(f"dataset.name={name!r} has no loader; loaders: "
                           f"{', '.join(sorted(LOADERS))} (docs/datasets.md, 'Adding a dataset')")
-    return DataSpec(name=name, options=options, data_seed=_int("data_seed", config["data_seed"]),
+    return DataSpec(name=name, options=options, data_seed=_data_seed(config),
                     data_dir=str(config["data_dir"]),
                     download=_bool("download", config["download"]))
+
+
+def _data_seed(config: dict) -> int:
+    """`data_seed`: an integer, or `seed` (each training seed draws its own split; the records
+    of one configuration keep one signature)."""
+    value = config["data_seed"]
+    if value == "seed":
+        return _int("seed", config["seed"])
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"data_seed={value!r} is not allowed; use an integer >= 0, or seed "
+                          "(each seed its own split)")
+    return value
 
 
 def _logger(logger: dict) -> LoggerSpec:

@@ -2,115 +2,51 @@
 family), kept as Hydra configs `conf/recipe/<dataset>_<family>.yaml` that a run adds with
 `+recipe=<name>` and a table layout adds per column (`recipe:` in the layout).
 
-A recipe comes from a tuning sweep (`tune_command`): the seeded Optuna sweep of
-`conf/experiment/tune_<family>.yaml` at a layout's budget, on a seed the table does not use,
-whose trials are ordinary records under `<results_dir>/tuning`. `best_trial` picks, among the
-records of that (dataset, family, budget, seed) (configurations equal except in the tuned
-keys), the lowest validation error, the earliest trial on a tie; `write_recipe` writes its
-tuned values and where they came from. Test error is never looked at.
+A recipe comes from a tuning study (`mfh.harness.tuning`): `write_recipe` writes the tuned
+values of its best trial (lowest mean validation error over the tuning seeds) and, in the
+header, which trials chose it, their per-seed errors and how many were pruned. Test error is
+never looked at.
 """
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from mfh.harness.config import CONF_DIR, compose_config, set_dotted, to_dict
-from mfh.harness.records import iter_records
-from mfh.harness.signature import signature
+from mfh.harness.config import CONF_DIR, set_dotted
+from mfh.harness.tuning import Trial, Tuning, best, describe
 
 RECIPE_DIR = CONF_DIR / "recipe"
-
-
-@dataclass(frozen=True)
-class Tuning:
-    """How a layout tunes its recipes: the trials' seed, their number and how many of them
-    are random before the TPE sampler models the others."""
-
-    seed: int = 100
-    n_trials: int = 12
-    n_startup_trials: int = 6
 
 
 def recipe_path(name: str) -> Path:
     return RECIPE_DIR / f"{name}.yaml"
 
 
-def tuned_keys(family: str) -> tuple[str, ...]:
-    """The dotted keys `conf/experiment/tune_<family>.yaml` searches, e.g. ("optim.lr", ...)."""
-    path = CONF_DIR / "experiment" / f"tune_{family}.yaml"
-    if not path.exists():
-        raise ValueError(f"no tuning experiment for model={family} ({path} is missing)")
-    return tuple(yaml.safe_load(path.read_text())["hydra"]["sweeper"]["params"])
-
-
-def tuning_overrides(family: str, dataset: str, common: tuple[str, ...],
-                     tuning: Tuning) -> list[str]:
-    """The overrides of one tuning sweep (without results_dir and pass-through keys)."""
-    return [f"+experiment=tune_{family}", *common, f"dataset={dataset}", f"seed={tuning.seed}",
-            f"hydra.sweeper.n_trials={tuning.n_trials}",
-            f"hydra.sweeper.sampler.n_startup_trials={tuning.n_startup_trials}"]
-
-
-def tune_command(family: str, dataset: str, common: tuple[str, ...], tuning: Tuning,
-                 results_dir: Path, extra: list[str]) -> tuple[str, list[str]]:
-    """(progress line, argv) of the tuning sweep of (family, dataset) at `common`'s budget."""
-    argv = [sys.executable, "run.py", "-m",
-            *tuning_overrides(family, dataset, common, tuning),
-            f"results_dir={results_dir / 'tuning'}", *extra]
-    return (f"tuning model={family} on {dataset}: {tuning.n_trials} trials at seed "
-            f"{tuning.seed}", argv)
-
-
-def trials(family: str, dataset: str, common: tuple[str, ...], tuning: Tuning,
-           results_dir: Path) -> list[dict]:
-    """The ok records under `<results_dir>/tuning` of this tuning problem, in trial order."""
-    keys = tuned_keys(family)
-    sweep = [o for o in tuning_overrides(family, dataset, common, tuning)
-             if not o.startswith("hydra.")]
-    base = signature(to_dict(compose_config(sweep)), drop=keys)
-    found = [r for r in iter_records(results_dir / "tuning")
-             if r["status"] == "ok" and r["seed"] == tuning.seed
-             and signature(r["config"], drop=keys) == base]
-    return sorted(found, key=lambda r: r["started"])
-
-
-def _value(config: dict, dotted: str) -> object:
-    node = config
-    for part in dotted.split("."):
-        node = node[part]
-    return node
-
-
-def best_trial(records: list[dict]) -> dict:
-    """The trial with the lowest validation error (the earliest one on a tie)."""
-    if not records:
-        raise LookupError("no finished tuning trial")
-    return min(records, key=lambda r: r["metrics"]["valid_error"])
-
-
-def write_recipe(name: str, family: str, records: list[dict], results_dir: Path) -> Path:
-    """Write `conf/recipe/<name>.yaml` from the best of `records`; return its path."""
-    best = best_trial(records)
+def write_recipe(name: str, family: str, dataset: str, trials: list[Trial], tuning: Tuning,
+                 budget: tuple[str, ...]) -> Path:
+    """Write `conf/recipe/<name>.yaml` from the best of `trials`; return its path."""
+    chosen = best(trials)
     recipe: dict = {}
-    for key in tuned_keys(family):
-        set_dotted(recipe, key, _value(best["config"], key))
-    m = best["metrics"]
-    where = Path(results_dir) / "tuning" / "runs" / best["signature"] / f"seed={best['seed']}.json"
-    if where.is_relative_to(CONF_DIR.parent):
-        where = where.relative_to(CONF_DIR.parent)
+    for key, value in chosen.params.items():
+        set_dotted(recipe, key, value)
+    pruned = sum(t.state == "pruned" for t in trials)
+    ranked = sorted((t for t in trials if t.value is not None), key=lambda t: t.value)
     header = [
         "# @package _global_",
-        f"# Tuned recipe of model={family} ({best['label']}) on {best['dataset']}, written by",
-        "# scripts/tune.py (mfh/harness/recipes.py) from the tuning trials; do not edit by hand.",
-        f"# Best of {len(records)} trials (seed {best['seed']}, "
-        f"{best['config']['epochs']} epochs at most, patience {best['config']['patience']}): "
-        f"validation error {m['valid_error']:.2f}%",
-        f"# at epoch {m['best_epoch']} ({where}).",
-        "# Chosen on validation error only; the trials' test errors are not read.",
+        f"# Tuned recipe of model={family} on {dataset}, written by scripts/tune.py",
+        "# (mfh/harness/tuning.py) from its tuning study; do not edit by hand.",
+        f"# Study: {len(trials)} trials ({tuning.n_startup_trials} random, then TPE seeded "
+        f"{tuning.sampler_seed}), {pruned} pruned by the median",
+        f"# pruner on the first seed's validation error; each trial scored by its mean "
+        f"validation error over seeds {list(tuning.seeds)}",
+        "# (data_seed = seed; a failed seed scores 100). Budget: " + " ".join(budget) + ".",
+        f"# Chosen: trial {chosen.number + 1}: {describe(chosen)}.",
+        "# Runners-up: " + ("; ".join(f"trial {t.number + 1}: {t.value:.2f}%" for t in ranked[1:4])
+                           or "none") + ".",
+        "# Records: <results>/tuning/runs/. Chosen on validation error only; test errors are "
+        "not read.",
     ]
     path = recipe_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from mfh.harness.signature import NON_RESULT_KEYS, signature
 SCHEMA = 1
 PACKAGES = ("torch", "torchvision", "numpy", "hydra-core", "omegaconf", "wandb", "mlxtend",
             "scikit-image", "scipy", "pandas", "PyYAML", "filelock", "hydra-joblib-launcher",
-            "hydra-submitit-launcher", "submitit", "hydra-optuna-sweeper", "optuna")
+            "hydra-submitit-launcher", "submitit", "optuna")
 __all__ = ["NON_RESULT_KEYS", "SCHEMA", "CorruptRecord", "iter_records", "provenance",
            "read_record", "record_path", "records_at", "set_aside", "signature",
            "write_record"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +36,17 @@ from mfh.harness.specs import RunSpec
 from mfh.harness.teacher import load_teacher
 from mfh.harness.tracking import make_tracker
 from mfh.harness.train import Diverged, EpochLog, State, TrainResult, train
+
+Watch = Callable[[EpochLog], None]   # sees each epoch's log; may raise Pruned
+
+
+class Pruned(Exception):  # noqa: N818 - a decision, not an error
+    """Raised by a run's watch to stop it after `epoch` without a record (a tuner's pruner):
+    its per-epoch state stays, so a rerun replays the same epochs to the watch."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__(f"pruned after epoch {epoch}")
+        self.epoch = epoch
 
 
 def _now() -> str:
@@ -112,12 +124,13 @@ def load_state(path: Path) -> State | None:
         return None
 
 
-def run(cfg: DictConfig, progress: str = "",
-        overrides: list[str] | None = None) -> tuple[Path, str]:
+def run(cfg: DictConfig, progress: str = "", overrides: list[str] | None = None,
+        watch: Watch | None = None) -> tuple[Path, str]:
     """Run one (configuration, seed) job; return its record's path and status (ok | failed |
     running: another process holds the job's lock). `progress` ("job 3/8, ...") prefixes the
     job's first line; `overrides` (the job's command line) go into the command a missing
-    dark-knowledge teacher is told to be trained with (TeacherMissing)."""
+    dark-knowledge teacher is told to be trained with (TeacherMissing); `watch` sees every
+    epoch's log (those replayed on resume too) and may stop the run by raising Pruned."""
     spec = validate(cfg)
     path = record_path(spec.results_dir, spec.config, spec.seed)
 
@@ -138,14 +151,15 @@ def run(cfg: DictConfig, progress: str = "",
         if existing_ok(path):   # finished by another process while we waited
             skip(f"record exists at {path}")
             return path, "ok"
-        return path, run_job(spec, path, progress, overrides or [])
+        return path, run_job(spec, path, progress, overrides or [], watch)
     finally:
         lock.release()
 
 
 def run_job(spec: RunSpec, path: Path, progress: str = "",
-            overrides: list[str] | None = None) -> str:
-    """Train `spec` (from its saved state, if any), write its record at `path`; its status."""
+            overrides: list[str] | None = None, watch: Watch | None = None) -> str:
+    """Train `spec` (from its saved state, if any), write its record at `path`; its status.
+    A Pruned raised by `watch` passes through: no record, the per-epoch state is kept."""
     name, sig, seed = spec.label, spec.signature, spec.seed
     if spec.threads is not None:
         torch.set_num_threads(spec.threads)
@@ -184,15 +198,15 @@ def run_job(spec: RunSpec, path: Path, progress: str = "",
         metrics = {"train_loss": log.train_loss, "valid_error": log.valid_error,
                    "test_error": log.test_error, "lr": log.lr, "seconds_per_epoch": log.seconds}
         tracker.log({k: v for k, v in metrics.items() if v is not None}, log.epoch)
-
-    if resume:
-        for saved in resume["logs"]:
-            on_epoch(EpochLog(**saved))
+        if watch is not None:
+            watch(log)
 
     def save_state(state: State) -> None:
         write_atomic(state_path(path), lambda f: torch.save({**state, "started": started}, f))
 
     try:
+        for saved in resume["logs"] if resume else []:
+            on_epoch(EpochLog(**saved))
         result = train(model, splits.train, splits.valid, splits.test, spec.epochs, spec.optim,
                        seed, on_epoch, resume, save_state, spec.patience, spec.test_eval,
                        teacher)
@@ -203,6 +217,11 @@ def run_job(spec: RunSpec, path: Path, progress: str = "",
                                    {"label": name, "signature": sig, "seed": seed,
                                     "test_error": record["metrics"]["test_error"],
                                     **record["compression"]})
+    except Pruned as stop:
+        tracker.finish({"status": "pruned", "pruned_epoch": stop.epoch}, failed=False)
+        print(f"pruned {name} seed={seed} after epoch {stop.epoch} (its state is kept: a rerun "
+              "replays it)", flush=True)
+        raise
     except Diverged as err:
         record.update(status="failed", failure={"epoch": err.epoch, "reason": err.reason})
     except Exception as err:  # noqa: BLE001 - any failure becomes a failed record

@@ -8,7 +8,7 @@ its defaults, its other overrides as values), and the sweep is
 dataset=<d1>,... seed=<seeds> results_dir=<dir>`. A row config composes the same configuration
 as its overrides (so the same signature); run.py skips the runs whose record exists, so
 running a layout again resumes it. A layout with per-column recipes gets one row config per
-(configuration, column), and `tune_recipes` runs the tuning sweeps that write those recipes.
+(configuration, column), and `tune_recipes` runs the tuning studies that write those recipes.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from pathlib import Path
 import yaml
 
 from mfh.harness.config import CONF_DIR, set_dotted
-from mfh.harness.recipes import best_trial, recipe_path, trials, tune_command, write_recipe
+from mfh.harness.recipes import recipe_path, write_recipe
 from mfh.harness.signature import NON_RESULT_KEYS
+from mfh.harness.tuning import best, tune
 from mfh.report.tables import (
     Layout,
     distinct_configs,
@@ -124,25 +125,28 @@ def tune_recipes(layout: Layout, results_dir: Path, extra: list[str],
                  datasets: tuple[str, ...], families: tuple[str, ...] = (),
                  only_missing: bool = False, dry_run: bool = False) -> list[str]:
     """Tune the recipe of every (column in `datasets`, family; default: the layout's
-    families) and write it (`only_missing`: those without a recipe file); return the progress
-    lines of the tuning sweeps that failed. Trials resume like any run."""
+    families) and write it (`only_missing`: those without a recipe file); return the studies
+    that found no complete trial. Trials resume like any run (mfh.harness.tuning)."""
     failed = []
     for dataset in datasets:
         for family in families or layout_families(layout):
             name = recipe_name(layout, dataset, family)
             if only_missing and recipe_path(name).exists():
                 continue
-            command = tune_command(family, dataset, layout.common, layout.tuning, results_dir,
-                                   extra)
+            t = layout.tuning
+            progress = (f"tuning model={family} on {dataset}: {t.n_trials} trials x seeds "
+                        f"{', '.join(map(str, t.seeds))}")
+            print(progress, flush=True)
             if dry_run:
-                run_sweeps([command], dry_run=True)
                 continue
-            if run_sweeps([command]):
-                failed.append(command[0])
+            trials = tune(family, dataset, layout.common, t, results_dir, tuple(extra))
+            try:
+                chosen = best(trials)
+            except LookupError:
+                failed.append(progress)
                 continue
-            found = trials(family, dataset, layout.common, layout.tuning, results_dir)
-            path = write_recipe(name, family, found, results_dir)
-            best = best_trial(found)["metrics"]["valid_error"]
-            print(f"wrote {path}: best validation error {best:.2f}% of {len(found)} trials",
-                  flush=True)
+            path = write_recipe(name, family, dataset, trials, t, layout.common)
+            print(f"wrote {path}: trial {chosen.number + 1}, mean validation error "
+                  f"{chosen.value:.2f}% ({sum(x.state == 'pruned' for x in trials)} of "
+                  f"{len(trials)} trials pruned)", flush=True)
     return failed

@@ -48,10 +48,14 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Claim:
-    """A named family of comparisons."""
+    """A named family of comparisons. A claim written with `primary:` (and `secondary:`)
+    comparisons is decided by `mfh.report.decide` (`decided`); one written with
+    `comparisons:` by RULE here, per dataset (the layouts from before issue 27)."""
 
     name: str
     comparisons: tuple[Comparison, ...]
+    secondary: tuple[Comparison, ...] = ()
+    decided: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,19 +71,26 @@ class Row:
 
 
 def parse_claims(items: Iterable[dict]) -> tuple[Claim, ...]:
-    """Claims from a layout's `claims:` list of {name, comparisons: ["A < B", ...]}."""
+    """Claims from a layout's `claims:` list: {name, primary: ["A < B", ...], secondary: [...]}
+    or (the earlier form) {name, comparisons: [...]}; one layout uses one form."""
     claims = []
     for item in items:
-        if not isinstance(item, dict) or "name" not in item or "comparisons" not in item:
-            raise ValueError("every claim needs a name and a list of comparisons 'A < B'")
-        claims.append(Claim(str(item["name"]),
-                            tuple(Comparison.parse(c) for c in item["comparisons"])))
+        key = "primary" if isinstance(item, dict) and "primary" in item else "comparisons"
+        if not isinstance(item, dict) or "name" not in item or key not in item:
+            raise ValueError("every claim needs a name and a list of primary comparisons "
+                             "'A < B'")
+        claims.append(Claim(str(item["name"]), tuple(Comparison.parse(c) for c in item[key]),
+                            tuple(Comparison.parse(c) for c in item.get("secondary", ())),
+                            decided=key == "primary"))
+    if len({c.decided for c in claims}) > 1:
+        raise ValueError("claims mix `primary:` and `comparisons:`; use one form")
     return tuple(claims)
 
 
 def unknown_labels(claims: Iterable[Claim], labels: set[str]) -> list[str]:
     """The labels the claims compare that are not among `labels` (a layout's rows)."""
-    named = {x for c in claims for comp in c.comparisons for x in (comp.better, comp.worse)}
+    named = {x for c in claims for comp in (*c.comparisons, *c.secondary)
+             for x in (comp.better, comp.worse)}
     return sorted(named - labels)
 
 

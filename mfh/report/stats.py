@@ -15,6 +15,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
+import numpy as np
 from scipy import stats
 
 
@@ -61,3 +62,96 @@ def holm(pvalues: list[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * pvalues[i]))
         adjusted[i] = running
     return adjusted
+
+
+@dataclass(frozen=True)
+class Stratified:
+    """a - b pooled over strata (datasets), each stratum's paired mean weighted equally:
+    mean, standard error, degrees of freedom (sum of n_i - 1), two-sided t p, and the
+    per-stratum means. Cochran's Q (and its p) says how much the strata disagree."""
+
+    mean: float
+    se: float
+    df: int
+    p_t: float
+    strata: tuple[float, ...]
+    q: float
+    p_q: float
+
+
+def stratified(differences: list[list[float]]) -> Stratified:
+    """Pool per-stratum paired differences (each stratum >= 2 values): the mean of the strata's
+    means, with variance sum(se_i^2) / k^2, tested with t on sum(n_i - 1) degrees of freedom."""
+    if not differences or any(len(d) < 2 for d in differences):
+        raise ValueError("every stratum needs at least 2 paired differences")
+    k = len(differences)
+    means = [statistics.fmean(d) for d in differences]
+    variances = [statistics.variance(d) / len(d) for d in differences]
+    mean = statistics.fmean(means)
+    se = math.sqrt(sum(variances)) / k
+    df = sum(len(d) - 1 for d in differences)
+    p_t = 1.0 if se == 0 else float(2 * stats.t.sf(abs(mean) / se, df))
+    if k > 1 and all(v > 0 for v in variances):
+        weights = [1 / v for v in variances]
+        fixed = sum(w * m for w, m in zip(weights, means, strict=True)) / sum(weights)
+        q = sum(w * (m - fixed) ** 2 for w, m in zip(weights, means, strict=True))
+        p_q = float(stats.chi2.sf(q, k - 1))
+    else:
+        q, p_q = 0.0, 1.0
+    return Stratified(mean, se, df, p_t, tuple(means), q, p_q)
+
+
+def tost_p(mean: float, se: float, df: int, margin: float) -> float:
+    """Two one-sided tests of equivalence within +-margin (Schuirmann 1987): the larger of
+    the p-values of mean > -margin and mean < +margin (t with df degrees of freedom)."""
+    if se == 0:
+        return 0.0 if abs(mean) < margin else 1.0
+    lower = stats.t.sf((mean + margin) / se, df)
+    upper = stats.t.cdf((mean - margin) / se, df)
+    return float(max(lower, upper))
+
+
+def one_sided_p(mean: float, se: float, df: int) -> float:
+    """p of "the difference is below 0" against >= 0 (t, df degrees of freedom)."""
+    if se == 0:
+        return 0.0 if mean < 0 else 1.0
+    return float(stats.t.cdf(mean / se, df))
+
+
+def prob_improvement(a: list[float], b: list[float]) -> float:
+    """P(A < B): the share of all (a_i, b_j) pairs with a_i < b_j, ties counting half (the
+    Mann-Whitney estimate; `rliable`'s probability of improvement, lower error better)."""
+    wins = sum((x < y) + 0.5 * (x == y) for x in a for y in b)
+    return wins / (len(a) * len(b))
+
+
+def prob_improvement_ci(strata: list[tuple[list[float], list[float]]], resamples: int = 2000,
+                        seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """P(A < B) averaged over strata, and its percentile bootstrap interval: runs resampled
+    with replacement within each stratum and each side (stratified bootstrap, seeded)."""
+    rng = np.random.default_rng(seed)
+    point = statistics.fmean(prob_improvement(a, b) for a, b in strata)
+    draws = np.empty(resamples)
+    for r in range(resamples):
+        draws[r] = statistics.fmean(
+            prob_improvement(list(rng.choice(a, len(a))), list(rng.choice(b, len(b))))
+            for a, b in strata)
+    tail = (1 - level) / 2
+    return point, float(np.quantile(draws, tail)), float(np.quantile(draws, 1 - tail))
+
+
+def seeds_for_power(sd: float, effect: float, alpha: float = 0.05, power: float = 0.8,
+                    most: int = 1000) -> int | None:
+    """The fewest seeds n for which a two-sided paired t-test at `alpha` detects a true mean
+    difference `effect` with probability >= `power`, when the paired differences have
+    standard deviation `sd` (noncentral t); None beyond `most`."""
+    for n in range(2, most + 1):
+        df = n - 1
+        critical = stats.t.ppf(1 - alpha / 2, df)
+        shift = effect / (sd / math.sqrt(n)) if sd > 0 else math.inf
+        if shift == math.inf:
+            return n
+        achieved = stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift)
+        if achieved >= power:
+            return n
+    return None

@@ -39,9 +39,10 @@ import yaml
 
 from mfh.harness.config import compose_config, validate
 from mfh.harness.health import health_status
-from mfh.harness.recipes import Tuning, recipe_path
+from mfh.harness.recipes import recipe_path
 from mfh.harness.records import records_at
 from mfh.harness.signature import effective_config, signature
+from mfh.harness.tuning import Tuning
 from mfh.method.specs import BASELINE_LABELS, parse_label
 from mfh.report.claims import Claim, errors_by_seed, parse_claims
 from mfh.report.stats import Paired, holm, paired
@@ -134,6 +135,7 @@ class Layout:
     recipe: str = ""                    # e.g. "{dataset}_{model}": +recipe=<that> per column
     per_column: tuple[str, ...] = ()    # keys that may differ between columns (the recipes)
     tuning: Tuning = Tuning()
+    margin: float | None = None         # equivalence margin of decided claims (points)
 
 
 @dataclass(frozen=True)
@@ -324,12 +326,17 @@ def load_layout(path: str | Path) -> Layout:
     except ValueError as e:
         raise LayoutError(f"{path}: {e}") from None
     try:
-        tuning = Tuning(**data.get("tuning", {}))
-    except TypeError as e:
+        tuning = Tuning.from_layout(data.get("tuning", {}))
+    except (TypeError, ValueError) as e:
         raise LayoutError(f"{path}: tuning: {e}") from None
+    margin = data.get("equivalence_margin")
+    if any(c.decided for c in claims) and not (isinstance(margin, int | float) and margin > 0):
+        raise LayoutError(f"{path}: claims with `primary:` need `equivalence_margin:` (points "
+                          "of test error, > 0), set before the runs")
     return Layout(path.stem, str(data["caption"]).strip(), tuple(int(s) for s in data["seeds"]),
                   tuple(data["datasets"]), tuple(data["common"]), rows, claims,
-                  str(data.get("recipe", "")), tuple(data.get("per_column", ())), tuning)
+                  str(data.get("recipe", "")), tuple(data.get("per_column", ())), tuning,
+                  None if margin is None else float(margin))
 
 
 def layout_caption(layout: Layout) -> str:

@@ -1,0 +1,200 @@
+"""Recipe tuning that holds across seeds: a seeded Optuna study, driven ask-and-tell.
+
+One study per (dataset, model family) at a layout's budget. A trial proposes the family's
+search space (experiments/tuning.yaml) and is scored by the mean validation error over the
+tuning seeds (each with its own split, `data_seed = seed`, disjoint from the table's seeds); a
+seed that fails or diverges scores 100, so a recipe that kills one seed in three loses. Every
+trial seed is an ordinary record under `<results_dir>/tuning` (resumable; a finished record is
+read, not rerun).
+
+Pruning: while a trial's first seed trains, its validation error is reported after every
+epoch, and Optuna's median pruner stops the trial when that error is worse than the median of
+the earlier trials at the same epoch (after `warmup` epochs and `pruner_startup` trials). A
+pruned run writes no record; its per-epoch state stays, so a rerun replays its epochs to the
+pruner (the same history gives the same decision) without training. The sampler is TPE with a
+fixed seed and the trials run one at a time, so a rerun asks the same trials.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from mfh.harness.config import compose_config, validate
+from mfh.harness.records import read_record, record_path
+from mfh.harness.runner import Pruned, Watch, existing_ok, run
+from mfh.harness.train import EpochLog
+
+ROOT = Path(__file__).resolve().parents[2]
+SPACES = ROOT / "experiments" / "tuning.yaml"
+FAILED = 100.0   # the score of a seed that failed or diverged (% validation error)
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How a layout tunes its recipes: the tuning `seeds` (each a trial's seed and data
+    seed), `n_trials` trials of which the first `n_startup_trials` are random (TPE after them,
+    sampler seeded `sampler_seed`); the median pruner acts from trial `pruner_startup + 1` and
+    epoch `warmup + 1` of a trial's first seed."""
+
+    seeds: tuple[int, ...] = (100, 101, 102)
+    n_trials: int = 16
+    n_startup_trials: int = 6
+    sampler_seed: int = 0
+    pruner_startup: int = 4
+    warmup: int = 3
+
+    def __post_init__(self) -> None:
+        if not self.seeds or self.n_trials < 1:
+            raise ValueError("tuning needs at least one seed and one trial")
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+
+    @classmethod
+    def from_layout(cls, data: dict) -> Tuning:
+        """A layout's `tuning:` mapping; `seed: s` (layouts tuned before issue 27, on one
+        seed with Hydra's Optuna sweeper) reads as `seeds: [s]`."""
+        data = dict(data)
+        if "seed" in data:
+            data["seeds"] = [data.pop("seed")]
+        return cls(**data)
+
+    @property
+    def seed(self) -> int:
+        """The first tuning seed (the captions of one-seed layouts name it)."""
+        return self.seeds[0]
+
+
+@dataclass
+class Trial:
+    """One trial: its proposed `params`, the validation error of each seed run (None: not run,
+    after a prune), its `state` (complete | pruned) and, if pruned, the epoch."""
+
+    number: int
+    params: dict[str, float]
+    errors: dict[int, float | None] = field(default_factory=dict)
+    state: str = "complete"
+    pruned_epoch: int | None = None
+
+    @property
+    def value(self) -> float | None:
+        """The objective: mean validation error over the seeds (None if pruned)."""
+        if self.state != "complete":
+            return None
+        return statistics.fmean(e for e in self.errors.values() if e is not None)
+
+
+def search_space(family: str) -> dict[str, optuna.distributions.FloatDistribution]:
+    """The tuned keys of a model family and their ranges, from experiments/tuning.yaml."""
+    spaces = yaml.safe_load(SPACES.read_text())["spaces"]
+    if family not in spaces:
+        raise ValueError(f"no search space for model={family} in {SPACES}; "
+                         f"families: {', '.join(spaces)}")
+    return {key: optuna.distributions.FloatDistribution(float(r["low"]), float(r["high"]),
+                                                        log=bool(r.get("log", False)))
+            for key, r in spaces[family].items()}
+
+
+def tuned_keys(family: str) -> tuple[str, ...]:
+    return tuple(search_space(family))
+
+
+def base_overrides(family: str, dataset: str, common: tuple[str, ...],
+                   results_dir: Path) -> list[str]:
+    """The overrides every trial seed of (family, dataset) shares."""
+    return [f"model={family}", *common, f"dataset={dataset}",
+            f"results_dir={Path(results_dir) / 'tuning'}"]
+
+
+def trial_config(base: DictConfig, params: dict[str, float], seed: int) -> DictConfig:
+    """One trial seed's config: the base, the proposed values, the seed, and its own split
+    (`data_seed=seed`)."""
+    cfg = base.copy()
+    for key, value in {**params, "seed": seed, "data_seed": "seed"}.items():
+        OmegaConf.update(cfg, key, value, force_add=False)
+    return cfg
+
+
+def _watch(trial: optuna.Trial) -> Watch:
+    """Report each epoch's validation error to `trial`; stop the run when Optuna prunes."""
+    def report(log: EpochLog) -> None:
+        trial.report(log.valid_error, log.epoch)
+        if trial.should_prune():
+            raise Pruned(log.epoch)
+    return report
+
+
+def seed_error(cfg: DictConfig, watch: Watch | None = None, progress: str = "") -> float:
+    """Validation error (%) of one trial seed at its best epoch (FAILED if it failed): read
+    from its record if finished (its curve then replayed to `watch`), else trained (`watch`
+    sees each epoch). Raises Pruned when `watch` stops it."""
+    spec = validate(cfg)
+    path = record_path(spec.results_dir, spec.config, spec.seed)
+    old = read_record(path) if path.exists() else None
+    diverged = (old is not None and old["status"] == "failed"
+                and "traceback" not in (old["failure"] or {}))
+    if existing_ok(path) or diverged:   # a divergence is deterministic: read, not rerun
+        record = old
+        if watch is not None and record["metrics"]:
+            curves = record["metrics"]["curves"]
+            for epoch, valid in enumerate(curves["valid_error"], 1):
+                watch(EpochLog(epoch, curves["train_loss"][epoch - 1], valid, None, 0, 0, 0))
+    else:
+        run(cfg, progress, watch=watch)
+        record = read_record(path)
+    return record["metrics"]["valid_error"] if record["status"] == "ok" else FAILED
+
+
+def tune(family: str, dataset: str, common: tuple[str, ...], tuning: Tuning,
+         results_dir: Path, extra: tuple[str, ...] = ()) -> list[Trial]:
+    """Run (or read back) the study of (family, dataset); return its trials in order."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = search_space(family)
+    base = compose_config([*base_overrides(family, dataset, common, results_dir), *extra])
+    study = optuna.create_study(
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=tuning.sampler_seed,
+                                           n_startup_trials=tuning.n_startup_trials),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=tuning.pruner_startup,
+                                           n_warmup_steps=tuning.warmup))
+    trials, start = [], time.time()
+    for number in range(tuning.n_trials):
+        asked = study.ask(space)
+        trial = Trial(number, dict(asked.params))
+        where = f"tuning {family} on {dataset}, trial {number + 1}/{tuning.n_trials}"
+        try:
+            for k, seed in enumerate(tuning.seeds):
+                trial.errors[seed] = seed_error(trial_config(base, trial.params, seed),
+                                                _watch(asked) if k == 0 else None, where)
+        except Pruned as stop:
+            trial.state, trial.pruned_epoch = "pruned", stop.epoch
+            study.tell(asked, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(asked, trial.value)
+        left = (time.time() - start) / (number + 1) * (tuning.n_trials - number - 1)
+        print(f"{where}: {describe(trial)}; about {left / 60:.1f} min left in the study",
+              flush=True)
+        trials.append(trial)
+    return trials
+
+
+def describe(trial: Trial) -> str:
+    params = ", ".join(f"{k}={v:.4g}" for k, v in trial.params.items())
+    if trial.state == "pruned":
+        return f"{params}: pruned at epoch {trial.pruned_epoch} of its first seed"
+    errors = ", ".join(f"seed {s}: {e:.2f}" for s, e in trial.errors.items())
+    return f"{params}: mean validation error {trial.value:.2f}% ({errors})"
+
+
+def best(trials: list[Trial]) -> Trial:
+    """The complete trial of lowest mean validation error (the earliest on a tie)."""
+    complete = [t for t in trials if t.value is not None and math.isfinite(t.value)]
+    if not complete:
+        raise LookupError("no complete tuning trial")
+    return min(complete, key=lambda t: t.value)

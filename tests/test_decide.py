@@ -1,0 +1,121 @@
+"""Claims that decide (mfh/report/decide.py) and their statistics, against scipy and by hand."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from mfh.report.claims import Comparison, parse_claims
+from mfh.report.decide import effects, to_csv, to_markdown, verdicts
+from mfh.report.stats import (
+    prob_improvement,
+    prob_improvement_ci,
+    seeds_for_power,
+    stratified,
+    tost_p,
+)
+
+RNG = np.random.default_rng(0)
+
+
+def test_one_stratum_is_the_paired_t_test():
+    a, b = RNG.normal(size=8), RNG.normal(size=8)
+    pooled = stratified([list(a - b)])
+    assert pooled.p_t == pytest.approx(stats.ttest_rel(a, b).pvalue, rel=1e-10)
+    assert pooled.df == 7 and pooled.mean == pytest.approx(np.mean(a - b))
+
+
+def test_strata_weigh_the_same_by_hand():
+    d1, d2 = [1.0, 2.0, 3.0], [0.0, 0.5, 1.0, 1.5, 2.0]
+    pooled = stratified([d1, d2])
+    se = math.sqrt(np.var(d1, ddof=1) / 3 + np.var(d2, ddof=1) / 5) / 2
+    assert pooled.mean == pytest.approx((2.0 + 1.0) / 2)
+    assert (pooled.se, pooled.df) == (pytest.approx(se), 6)
+    assert pooled.p_t == pytest.approx(2 * stats.t.sf(1.5 / se, 6))
+    w = [3 / np.var(d1, ddof=1), 5 / np.var(d2, ddof=1)]
+    fixed = (w[0] * 2 + w[1] * 1) / sum(w)
+    q = w[0] * (2 - fixed) ** 2 + w[1] * (1 - fixed) ** 2
+    assert pooled.q == pytest.approx(q) and pooled.p_q == pytest.approx(stats.chi2.sf(q, 1))
+
+
+def test_tost_is_the_90_percent_interval_inside_the_margin():
+    for mean in (-0.6, -0.3, 0.0, 0.2, 0.45):
+        se, df, margin = 0.1, 9, 0.5
+        low, high = stats.t.interval(0.90, df, loc=mean, scale=se)
+        assert (tost_p(mean, se, df, margin) < 0.05) == (-margin < low and high < margin)
+    assert tost_p(0.0, 0.1, 9, 0.5) == pytest.approx(stats.t.sf(5.0, 9))
+
+
+def test_probability_of_improvement_is_mann_whitney():
+    a, b = [1.0, 2.0, 2.0, 5.0], [2.0, 3.0, 4.0]
+    u = stats.mannwhitneyu(b, a).statistic   # pairs with b > a, ties half
+    assert prob_improvement(a, b) == pytest.approx(u / 12)
+    point, low, high = prob_improvement_ci([(a, b), ([0.0, 1.0], [1.0, 2.0])], resamples=500)
+    assert point == pytest.approx((u / 12 + 0.875) / 2) and low <= point <= high
+    assert prob_improvement_ci([(a, b)], resamples=500) == prob_improvement_ci([(a, b)],
+                                                                               resamples=500)
+
+
+def test_seeds_for_power_match_the_textbook_and_a_simulation():
+    assert seeds_for_power(1.0, 1.0) == 10     # d = 1: 10 pairs (power 0.80)
+    assert seeds_for_power(1.0, 0.5) == 34     # d = 0.5: 34 pairs
+    n = seeds_for_power(0.8, 0.5)
+    hits = sum(stats.ttest_1samp(RNG.normal(0.5, 0.8, n), 0).pvalue < 0.05
+               for _ in range(4000)) / 4000
+    assert 0.78 <= hits <= 0.85
+    assert seeds_for_power(100.0, 0.01) is None
+
+
+def claims(text_primary, secondary=()):
+    return parse_claims([{"name": "c", "primary": text_primary, "secondary": list(secondary)}])
+
+
+def errors_for(diffs: dict[str, list[float]], worse="B", better="A"):
+    """(label, dataset) -> {seed: error}: B at 10, A at 10 + the dataset's differences."""
+    out = {}
+    for dataset, d in diffs.items():
+        out[(worse, dataset)] = {s: 10.0 + 0.1 * s for s in range(len(d))}
+        out[(better, dataset)] = {s: 10.0 + 0.1 * s + x for s, x in enumerate(d)}
+    return out
+
+
+@pytest.mark.parametrize("diffs,expected", [
+    ({"x": [-1.0, -1.2, -0.9, -1.1, -1.0], "y": [-0.8, -1.0, -1.1, -0.9, -1.2]}, "supported"),
+    ({"x": [1.0, 1.2, 0.9, 1.1, 1.0], "y": [0.8, 1.0, 1.1, 0.9, 1.2]}, "contradicted"),
+    ({"x": [0.01, -0.02, 0.0, 0.02, -0.01] * 2, "y": [0.0, 0.01, -0.01, 0.02, -0.02] * 2},
+     "equivalent"),
+    ({"x": [-2.0, 1.5, 0.5, -1.0, 2.0], "y": [1.0, -2.0, 0.3, 1.5, -1.0]}, "inconclusive"),
+])
+def test_the_rule_gives_each_verdict(diffs, expected):
+    claim = claims(["A < B"])
+    found = effects(claim, ("x", "y"), errors_for(diffs), margin=0.5)
+    decided = {v.dataset: v.verdict for v in verdicts(claim, found)}
+    assert decided["pooled"] == expected
+    text = to_markdown(found, verdicts(claim, found), 0.5)
+    assert "Rule, fixed before the runs" in text and "| c | A < B | primary | pooled" in text
+    assert to_csv(found, verdicts(claim, found)).count("\n") == 1 + 3
+
+
+def test_secondary_comparisons_are_reported_but_do_not_decide():
+    claim = claims(["A < B"], ["C < B"])
+    errors = errors_for({"x": [-1.0, -1.2, -0.9, -1.1, -1.0]})
+    errors[("C", "x")] = {s: 50.0 for s in range(5)}   # far worse: would contradict
+    found = effects(claim, ("x",), errors, margin=0.5)
+    assert [(str(e.comparison), e.primary) for e in found] == [("A < B", True),
+                                                             ("C < B", False)]
+    assert [v.verdict for v in verdicts(claim, found)] == ["supported"]
+    assert found[0].sd == pytest.approx(np.std([-1.0, -1.2, -0.9, -1.1, -1.0], ddof=1))
+
+
+def test_holm_runs_over_the_claims_and_a_missing_comparison_is_inconclusive():
+    two = parse_claims([{"name": "c1", "primary": ["A < B"]},
+                        {"name": "c2", "primary": ["A < D"]}])
+    errors = errors_for({"x": [-1.0, -1.2, -0.9, -1.1, -1.0]})
+    found = effects(two, ("x",), errors, margin=0.5)
+    decided = verdicts(two, found)
+    assert [(v.claim, v.verdict) for v in decided] == [("c1", "supported"),
+                                                      ("c2", "inconclusive")]
+    assert Comparison.parse("A<B") == two[0].comparisons[0]
+    with pytest.raises(ValueError, match="mix"):
+        parse_claims([{"name": "a", "primary": ["A < B"]}, {"name": "b", "comparisons": ["A < B"]}])
