@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"tune: {e}", file=sys.stderr)
         return 1
+    print(f"tune: {numerics.active()} numerics (the trials run in this process)", flush=True)
     failed = tune_recipes(layout, Path(args.results_dir).resolve(), args.overrides,
                           tuple(args.dataset), tuple(args.family), dry_run=args.dry_run)
     for progress in failed:
