@@ -101,10 +101,6 @@ def search_space(family: str) -> dict[str, optuna.distributions.FloatDistributio
             for key, r in spaces[family].items()}
 
 
-def tuned_keys(family: str) -> tuple[str, ...]:
-    return tuple(search_space(family))
-
-
 def base_overrides(family: str, dataset: str, common: tuple[str, ...],
                    results_dir: Path) -> list[str]:
     """The overrides every trial seed of (family, dataset) shares."""
