@@ -38,10 +38,12 @@ def write_recipe(name: str, family: str, dataset: str, trials: list[Trial], tuni
         f"# Tuned recipe of model={family} on {dataset}, written by scripts/tune.py",
         "# (mfh/harness/tuning.py) from its tuning study; do not edit by hand.",
         f"# Study: {len(trials)} trials ({tuning.n_startup_trials} random, then TPE seeded "
-        f"{tuning.sampler_seed}), {pruned} pruned by the median",
-        f"# pruner on the first seed's validation error; each trial scored by its mean "
-        f"validation error over seeds {list(tuning.seeds)}",
-        "# (data_seed = seed; a failed seed scores 100). Budget: " + " ".join(budget) + ".",
+        f"{tuning.sampler_seed}), {pruned} pruned (worse than",
+        f"# {tuning.prune_percentile:g}% of the earlier trials at an epoch of their first seed). "
+        "A trial's score: its mean",
+        f"# validation error over seeds {list(tuning.seeds)} (data_seed = seed; a failed seed "
+        "scores 100).",
+        "# Budget: " + " ".join(budget) + ".",
         f"# Chosen: trial {chosen.number + 1}: {describe(chosen)}.",
         "# Runners-up: " + ("; ".join(f"trial {t.number + 1}: {t.value:.2f}%" for t in ranked[1:4])
                            or "none") + ".",

@@ -8,8 +8,9 @@ trial seed is an ordinary record under `<results_dir>/tuning` (resumable; a fini
 read, not rerun).
 
 Pruning: while a trial's first seed trains, its validation error is reported after every
-epoch, and Optuna's median pruner stops the trial when that error is worse than the median of
-the earlier trials at the same epoch (after `warmup` epochs and `pruner_startup` trials). A
+epoch, and Optuna's percentile pruner stops the trial when that error is clearly worse: worse
+than `prune_percentile`% of the earlier trials at the same epoch (from epoch `warmup + 1`, once
+`pruner_startup` trials have finished). A
 pruned run writes no record; its per-epoch state stays, so a rerun replays its epochs to the
 pruner (the same history gives the same decision) without training. The sampler is TPE with a
 fixed seed and the trials run one at a time, so a rerun asks the same trials.
@@ -41,15 +42,17 @@ FAILED = 100.0   # the score of a seed that failed or diverged (% validation err
 class Tuning:
     """How a layout tunes its recipes: the tuning `seeds` (each a trial's seed and data
     seed), `n_trials` trials of which the first `n_startup_trials` are random (TPE after them,
-    sampler seeded `sampler_seed`); the median pruner acts from trial `pruner_startup + 1` and
-    epoch `warmup + 1` of a trial's first seed."""
+    sampler seeded `sampler_seed`); the pruner stops a trial whose first seed's validation
+    error is worse than `prune_percentile`% of the earlier trials' at that epoch, from trial
+    `pruner_startup + 1` and epoch `warmup + 1`."""
 
     seeds: tuple[int, ...] = (100, 101, 102)
     n_trials: int = 16
     n_startup_trials: int = 6
     sampler_seed: int = 0
-    pruner_startup: int = 4
-    warmup: int = 3
+    pruner_startup: int = 5
+    warmup: int = 5
+    prune_percentile: float = 75.0
 
     def __post_init__(self) -> None:
         if not self.seeds or self.n_trials < 1:
@@ -157,8 +160,10 @@ def tune(family: str, dataset: str, common: tuple[str, ...], tuning: Tuning,
         direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=tuning.sampler_seed,
                                            n_startup_trials=tuning.n_startup_trials),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=tuning.pruner_startup,
-                                           n_warmup_steps=tuning.warmup))
+        # Optuna prunes at a step >= n_warmup_steps; a step is an epoch, counted from 1
+        pruner=optuna.pruners.PercentilePruner(tuning.prune_percentile,
+                                               n_startup_trials=tuning.pruner_startup,
+                                               n_warmup_steps=tuning.warmup + 1))
     trials, start = [], time.time()
     for number in range(tuning.n_trials):
         asked = study.ask(space)
