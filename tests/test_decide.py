@@ -119,3 +119,15 @@ def test_holm_runs_over_the_claims_and_a_missing_comparison_is_inconclusive():
     assert Comparison.parse("A<B") == two[0].comparisons[0]
     with pytest.raises(ValueError, match="mix"):
         parse_claims([{"name": "a", "primary": ["A < B"]}, {"name": "b", "comparisons": ["A < B"]}])
+
+
+def test_a_comparison_is_pooled_over_the_datasets_where_both_sides_ran():
+    claim = claims(["A < B"])
+    errors = errors_for({"x": [-1.0, -1.2, -0.9, -1.1, -1.0], "y": [-0.8, -1.0, -1.1, -0.9, -1.2],
+                         "z": [-1.0, -0.9, -1.1, -1.0, -1.2]})
+    del errors[("A", "z")]   # a column that ran B only
+    found = effects(claim, ("x", "y", "z"), errors, margin=0.5)
+    pooled = [e for e in found if e.dataset == "pooled"]
+    assert [e.dataset for e in found] == ["x", "y", "pooled"] and pooled[0].strata == 2
+    assert pooled[0].mean == pytest.approx((-1.04 - 1.0) / 2)
+    assert {v.dataset: v.verdict for v in verdicts(claim, found)}["pooled"] == "supported"

@@ -31,7 +31,8 @@ POWER, DETECT = 0.8, 0.5   # the power statement: seeds to detect DETECT points 
 RULE = (
     "Rule, fixed before the runs. Each comparison 'A < B' is the paired difference A - B of "
     "test error (points; negative: A better) over the seeds both have, seed s on its own split "
-    "(data_seed = seed). **Pooled** over datasets it is the mean of the per-dataset mean "
+    "(data_seed = seed). **Pooled** over the datasets where both ran it is the mean of the "
+    "per-dataset mean "
     "differences (each dataset weighs the same: the datasets are the benchmark, not a sample "
     "of one, so a fixed-effect, stratified test answers 'on these datasets'; a random-effects "
     "model would need more than a handful of datasets to estimate their spread), with SE "
@@ -71,6 +72,7 @@ class Effect:
     p_improve_ci: tuple[float, float]
     sd: float | None   # paired SD of the differences (one dataset), for the power statement
     heterogeneity_p: float | None = None   # Cochran's Q p (pooled only)
+    strata: int = 1    # datasets pooled (those where both sides ran)
 
 
 @dataclass(frozen=True)
@@ -85,12 +87,14 @@ class Verdict:
 
 def _effect(claim: Claim, dataset: str, comparison: Comparison, primary: bool,
             pairs: list[tuple[dict[int, float], dict[int, float]]], margin: float) -> Effect | None:
+    """The effect over the strata (datasets) of `pairs` where both sides share >= 2 seeds;
+    None if there is none, or, pooled, fewer than 2."""
     strata = []
     for a, b in pairs:
         seeds = sorted(a.keys() & b.keys())
         if len(seeds) >= 2:
             strata.append(([a[s] for s in seeds], [b[s] for s in seeds]))
-    if len(strata) != len(pairs):
+    if not strata or (dataset == "pooled" and len(strata) < 2):
         return None
     pooled = stratified([[x - y for x, y in zip(a, b, strict=True)] for a, b in strata])
     p, low, high = prob_improvement_ci(strata)
@@ -101,12 +105,13 @@ def _effect(claim: Claim, dataset: str, comparison: Comparison, primary: bool,
                   pooled.df, one_sided_p(pooled.mean, pooled.se, pooled.df),
                   one_sided_p(-pooled.mean, pooled.se, pooled.df),
                   tost_p(pooled.mean, pooled.se, pooled.df, margin), p, (low, high), sd,
-                  pooled.p_q if len(strata) > 1 else None)
+                  pooled.p_q if len(strata) > 1 else None, len(strata))
 
 
 def effects(claims: tuple[Claim, ...], datasets: tuple[str, ...],
             errors: dict[tuple[str, str], dict[int, float]], margin: float) -> list[Effect]:
-    """Every comparison of every claim on every dataset, then pooled over them."""
+    """Every comparison of every claim on every dataset, then pooled over the datasets where
+    both sides ran (at least 2: a full-size column may run only some rows)."""
     found = []
     for claim in claims:
         for primary, comparisons in ((True, claim.comparisons), (False, claim.secondary)):
@@ -169,7 +174,8 @@ def to_markdown(found: list[Effect], decided: list[Verdict], margin: float,
         if e.sd is not None:
             n = seeds_for_power(e.sd, DETECT)
             power = "> 1000" if n is None else str(n)
-        hetero = "" if e.heterogeneity_p is None else f" (Q p {_p(e.heterogeneity_p)})"
+        hetero = "" if e.heterogeneity_p is None else \
+            f" ({e.strata} datasets, Q p {_p(e.heterogeneity_p)})"
         out.append(f"| {e.claim} | {e.comparison} | {'primary' if e.primary else 'secondary'}"
                    f" | {e.dataset}{hetero} | {e.n} | {e.mean:+.2f} | {e.se:.2f} | "
                    f"{_p(e.p_better)} | {_p(e.p_tost)} | {e.p_improve:.2f} "
