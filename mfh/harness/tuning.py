@@ -28,13 +28,12 @@ import optuna
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from mfh.harness.config import compose_config, validate
+from mfh.harness.config import CONF_DIR, compose_config, validate
 from mfh.harness.records import read_record, record_path
 from mfh.harness.runner import Pruned, Watch, existing_ok, run
 from mfh.harness.train import EpochLog
 
-ROOT = Path(__file__).resolve().parents[2]
-SPACES = ROOT / "experiments" / "tuning.yaml"
+SPACES = CONF_DIR.parent / "experiments" / "tuning.yaml"
 FAILED = 100.0   # the score of a seed that failed or diverged (% validation error)
 
 

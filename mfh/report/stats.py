@@ -6,6 +6,11 @@ so two configurations are compared seed by seed.
 (`scipy.stats.ttest_rel`) and the exact sign-flip permutation test's two-sided p (all 2^n sign
 patterns of the differences; with n = 5 its smallest possible p is 2/32 = 0.0625). `holm`
 adjusts the p-values of one family of comparisons (Holm 1979, step-down).
+
+For claims that decide (`mfh.report.decide`): `stratified` pools paired differences over
+datasets (each weighs the same; Cochran's Q for their disagreement), `tost_p` tests equivalence
+within a margin, `one_sided_p` a direction, `prob_improvement(_ci)` is P(A < B) with a
+stratified bootstrap interval, and `seeds_for_power` the seeds a paired t-test needs.
 """
 
 from __future__ import annotations
