@@ -1,7 +1,8 @@
 """Run the sweep of a table layout (default: the paper's Table 1), then render the table.
 
     python scripts/table1.py [--layout experiments/table1.yaml] [--results-dir results]
-                             [--dataset D ...] [--out DIR] [--dry-run] [logger=none ...]
+                             [--dataset D ...] [--out DIR] [--figures DIR] [--dry-run]
+                             [logger=none ...]
 
 For a layout with per-column recipes, first tunes the recipes not yet written (scripts/tune.py,
 trials under <results-dir>/tuning). Then runs one `python run.py -m` over every distinct
@@ -11,8 +12,8 @@ run.py skips the runs whose record exists, so re-running resumes. The table show
 whose recipes exist.
 Trailing overrides are passed to every run and may only set keys that do not change a result
 (logger, device, data_dir, download, hydra/...). Then writes <out>/<layout name>.{md,csv,tex}
-and the figures <results-dir>/figures/<layout name>.png (mean ± SE per row) and
-<layout name>_curves.png (validation error per epoch).
+and the figures <layout name>.png (mean ± SE per row) and <layout name>_curves.png (validation
+error per epoch) in `--figures` (default <results-dir>/figures).
 Exits 1 if the sweep exited non-zero or the table cannot be made.
 """
 
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", action="append", default=[],
                         help="run only this column (repeat for several; default: all)")
     parser.add_argument("--out", help="output folder (default: <results-dir>/tables)")
+    parser.add_argument("--figures", help="figure folder (default: <results-dir>/figures)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("overrides", nargs="*", help="pass-through overrides, e.g. logger=none")
     args = parser.parse_args(argv)
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     paths = write_tables(table, Path(args.out) if args.out else results_dir / "tables",
                          layout.name)
-    figures = results_dir / "figures"
+    figures = Path(args.figures) if args.figures else results_dir / "figures"
     paths.append(plot_table(table, figures / f"{layout.name}.png"))
     resolved = resolve_rows(layout)
     entries = layout_entries(layout, resolved, results_dir)

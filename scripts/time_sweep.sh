@@ -3,7 +3,8 @@
 #   bash scripts/time_sweep.sh <commit>[:local] [<commit>[:local] ...]
 # An arm is a commit, run with the basic launcher (one job at a time, all cores) or, with
 # `:local`, hydra/launcher=local (one one-thread job per core). The sweep is $LAYOUT (default
-# experiments/table1_fixed_recipe.yaml: 11 configurations x 5 seeds, 20 epochs, mnist5k) with
+# results/archive/fixed_recipe/table1_fixed_recipe.yaml: 11 configurations x 5 seeds, 20
+# epochs, mnist5k) with
 # `scripts/table1.py $TABLE_ARGS` (e.g. "--dataset mnist5k"), logger=none checkpoint=false;
 # numerics from $MFH_NUMERICS (default native). Each commit gets a worktree under $WORK
 # (default /tmp/mfh-sweeptime) run with this checkout's .venv; times go to $WORK/times.txt,
@@ -14,7 +15,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=$ROOT/.venv/bin/python
 WORK=${WORK:-/tmp/mfh-sweeptime}
-LAYOUT=${LAYOUT:-experiments/table1_fixed_recipe.yaml}
+LAYOUT=${LAYOUT:-results/archive/fixed_recipe/table1_fixed_recipe.yaml}
 mkdir -p "$WORK"
 export PYTHONUNBUFFERED=1   # the log's time stamps are those of the lines
 for arm in "$@"; do

@@ -67,6 +67,18 @@ def test_seeds_for_power_match_the_textbook_and_a_simulation():
     assert seeds_for_power(100.0, 0.01) is None
 
 
+def test_pooled_seeds_for_power_match_a_simulation_of_the_stratified_test():
+    sds = [0.6, 1.2, 1.0]   # three datasets' paired SDs
+    rms = float(np.sqrt(np.mean(np.square(sds))))
+    n = seeds_for_power(rms, 0.5, strata=3)
+    assert n < seeds_for_power(rms, 0.5) / 2   # pooling three datasets needs far fewer each
+
+    def power(seeds: int) -> float:
+        return sum(stratified([list(RNG.normal(0.5, sd, seeds)) for sd in sds]).p_t < 0.05
+                   for _ in range(3000)) / 3000
+    assert power(n) >= 0.77 and power(n - 2) < 0.8
+
+
 def claims(text_primary, secondary=()):
     return parse_claims([{"name": "c", "primary": text_primary, "secondary": list(secondary)}])
 
@@ -108,14 +120,14 @@ def test_secondary_comparisons_are_reported_but_do_not_decide():
     assert found[0].sd == pytest.approx(np.std([-1.0, -1.2, -0.9, -1.1, -1.0], ddof=1))
 
 
-def test_holm_runs_over_the_claims_and_a_missing_comparison_is_inconclusive():
+def test_holm_runs_over_the_claims_and_a_claim_missing_a_comparison_is_not_run():
     two = parse_claims([{"name": "c1", "primary": ["A < B"]},
                         {"name": "c2", "primary": ["A < D"]}])
     errors = errors_for({"x": [-1.0, -1.2, -0.9, -1.1, -1.0]})
     found = effects(two, ("x",), errors, margin=0.5)
     decided = verdicts(two, found)
     assert [(v.claim, v.verdict) for v in decided] == [("c1", "supported"),
-                                                      ("c2", "inconclusive")]
+                                                      ("c2", "not run")]
     assert Comparison.parse("A<B") == two[0].comparisons[0]
     with pytest.raises(ValueError, match="mix"):
         parse_claims([{"name": "a", "primary": ["A < B"]}, {"name": "b", "comparisons": ["A < B"]}])

@@ -11,7 +11,8 @@ from mfh.report.notebook import execute, to_html
 from mfh.report.tables import load_layout
 
 pytest.importorskip("nbclient")
-LAYOUT = ROOT / "experiments" / "table1_fixed_recipe.yaml"   # rows without recipes
+# rows without recipes
+LAYOUT = ROOT / "results" / "archive" / "fixed_recipe" / "table1_fixed_recipe.yaml"
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ recipe per column, and `make table1` tuning the recipes it misses before its swe
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,15 +15,18 @@ from test_tables import load_script
 from mfh.harness import recipes, sweep
 from mfh.harness.config import compose_config, to_dict
 from mfh.harness.recipes import recipe_path, write_recipe
-from mfh.harness.records import signature
+from mfh.harness.records import record_path, signature, write_record
 from mfh.harness.tuning import Trial, Tuning
 from mfh.report.tables import (
     LabelCollision,
+    LayoutError,
     MissingRecipe,
+    layout_families,
     layout_table,
     load_layout,
     ready_columns,
     resolve_rows,
+    to_markdown,
 )
 
 COMMON = ("arch=mlp3", "epochs=1", "train_limit=200")
@@ -132,14 +136,57 @@ def test_table1_tunes_the_recipes_it_misses_then_runs_the_table(tmp_path, prefix
     assert recipe_path(f"{prefix}_mnist5k_mfh").read_text() == written["mfh"]
 
 
-def test_table1_tunes_a_recipe_per_column_on_a_seed_it_does_not_report():
+def test_table1_tunes_a_recipe_per_column_on_seeds_it_does_not_report():
     layout = load_layout(ROOT / "experiments" / "table1.yaml")
-    assert layout.datasets == ("mnist5k", "fashion_basic", "fashion_bg_img")
-    assert layout.recipe == "{dataset}_{model}" and layout.per_column == ("optim",)
-    assert layout.tuning.seed not in layout.seeds
-    ready, untuned = ready_columns(layout)
-    assert set(ready.datasets) | set(untuned) == set(layout.datasets)
-    if ready.datasets:
-        labels = [r.label for r in resolve_rows(ready)]
-        assert labels[:3] == ["U4-G3", "U1-G3", "U2-G3"] and labels[-2:] == ["dense",
-                                                                            "HashedNets"]
+    assert layout.datasets == ("mnist5k", "fashion_basic", "fashion_bg_img", "fashion_mnist")
+    assert layout.recipe == "robust_{dataset}_{model}" and layout.per_column == ("optim",)
+    assert layout.seeds == tuple(range(10)) and layout.margin == 0.5
+    assert not set(layout.tuning.seeds) & set(layout.seeds) and len(layout.tuning.seeds) >= 3
+    assert layout.tuning.n_trials >= 16
+    assert "data_seed=seed" in layout.common
+    assert all(c.decided for c in layout.claims)
+    rows = resolve_rows(replace(layout, recipe=""))   # labels and columns need no recipe
+    labels = [r.label for r in rows]
+    assert len(labels) == len(set(labels)) == 11   # every configuration once
+    assert labels[0] == "U4-G3" and labels[-2:] == ["dense", "HashedNets"]
+    full = {r.label for r in rows if "fashion_mnist" in r.configs}
+    assert full == {"dense", "HashedNets", "U1-G3", "U4-G3", "U4-G3-D"}
+    assert all(c["model"]["g_init"] == "orthogonal" for r in rows for c in r.configs.values()
+               if c["model"]["name"] == "mfh")
+
+
+def test_a_row_runs_on_the_columns_it_names(tmp_path, prefix):
+    """A row with `datasets:` is composed, swept, tuned and shown on those columns only."""
+    path = recipe_layout(tmp_path / "l.yaml", prefix)
+    path.write_text(path.read_text().replace(
+        "overrides: [model=mfh, hashes=2]}", "overrides: [model=mfh, hashes=2], "
+        "datasets: [fashion_basic]}"))
+    layout = load_layout(path)
+    write_recipes(prefix, ["mnist5k"])
+    assert ready_columns(layout)[1] == ["fashion_basic"]   # mnist5k runs no MFH row
+    assert layout_families(layout, "mnist5k") == ["hashednets"]
+    write_recipes(prefix)
+    rows = resolve_rows(layout)
+    assert [(r.label, list(r.configs)) for r in rows] == [
+        ("U2-G3", ["fashion_basic"]), ("HashedNets", ["mnist5k", "fashion_basic"])]
+    progress, argv = sweep.sweep_command(layout, tmp_path, [])
+    assert progress == "l: 3 (configuration, dataset) pairs of 2 configurations on 2 datasets " \
+                       "x 2 seeds = 6 jobs"
+    assert "+row=r1,r2,r3" in argv
+    progress, _ = sweep.sweep_command(layout, tmp_path, [], ("mnist5k",))
+    assert progress == "l: 1 configurations x 1 datasets x 2 seeds = 2 jobs"
+    for seed in (0, 1):
+        for r in rows:
+            for config in r.configs.values():
+                write_record(record_path(tmp_path, config, seed), {
+                    "config": config, "signature": signature(config), "seed": seed,
+                    "status": "ok", "label": r.label, "dataset": config["dataset"]["name"],
+                    "metrics": {"test_error": 5.0 + seed}, "curves": {}})
+    table = layout_table(layout, tmp_path)
+    assert ("U2-G3", "mnist5k") not in table.cells
+    line = next(x for x in to_markdown(table).splitlines() if x.startswith("| a |"))
+    assert line.startswith("| a | U2-G3 | – | **5.50 ± 0.50 (2)** | – | ")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(path.read_text().replace("datasets: [fashion_basic]}", "datasets: [rot]}"))
+    with pytest.raises(LayoutError, match="row a names datasets that are not columns: rot"):
+        load_layout(bad)

@@ -11,6 +11,14 @@ from mfh.harness.config import compose_config, to_dict
 from mfh.harness.migrate import migrate_signatures
 from mfh.harness.records import iter_records, read_record, write_record
 from mfh.harness.signature import effective_config, signature
+from mfh.report.claims import errors_by_seed, evaluate, write_claims
+from mfh.report.tables import (
+    layout_entries,
+    layout_table,
+    load_layout,
+    resolve_rows,
+    write_tables,
+)
 
 
 def sig(*overrides: str) -> str:
@@ -82,13 +90,28 @@ def test_migrated_results_render_the_committed_tables(tmp_path):
     assert len(list(iter_records(tmp_path))) == 55
     out = tmp_path / "tables"
     proc = subprocess.run([sys.executable, "scripts/tables.py", "--layout",
-                           "experiments/table1_fixed_recipe.yaml", "--results-dir",
+                           "results/archive/fixed_recipe/table1_fixed_recipe.yaml", "--results-dir",
                            str(tmp_path), "--out", str(out)], cwd=ROOT, capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr
     for suffix in ("md", "csv", "tex"):
         name = f"table1_fixed_recipe.{suffix}"
         assert (out / name).read_text() == (ARCHIVE / "tables" / name).read_text()
+
+
+def test_the_archived_five_seed_table1_renders_from_the_committed_records(tmp_path):
+    """Issue 27 moved the 5-seed Table 1 (one split, recipes tuned on one seed) to the archive;
+    its records stay under results/runs and still give its tables and claims byte for byte."""
+    folder = ROOT / "results" / "archive" / "table1_5seed"
+    layout = load_layout(folder / "table1_5seed.yaml")
+    table = layout_table(layout, ROOT / "results")
+    paths = write_tables(table, tmp_path, layout.name)
+    errors = errors_by_seed(layout_entries(layout, resolve_rows(layout), ROOT / "results"))
+    paths += write_claims(evaluate(layout.claims, layout.datasets, errors), tmp_path,
+                          layout.name, budget=table.caption)
+    assert len(paths) == 5
+    for path in paths:
+        assert path.read_text() == (folder / "tables" / path.name).read_text(), path.name
 
 
 def test_keys_added_later_are_neutral_at_their_old_behaviour():

@@ -34,6 +34,7 @@ from mfh.report.tables import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+FIXED_RECIPE = ROOT / "results" / "archive" / "fixed_recipe" / "table1_fixed_recipe.yaml"
 MFH = ["model=mfh", "hashes=4", "model.g_layers=3"]
 
 
@@ -232,7 +233,7 @@ def test_layout_with_two_configurations_under_one_label_stops(tmp_path):
 
 
 def test_table1_layout_rows_labels_and_caption():
-    layout = load_layout(ROOT / "experiments" / "table1_fixed_recipe.yaml")
+    layout = load_layout(FIXED_RECIPE)
     labels = {r.row.id: r.label for r in resolve_rows(layout)}
     assert labels == {
         "(0)": "U4-G3", "(1.1)": "U1-G3", "(1.2)": "U2-G3", "(1.3)": "U4-G3", "(1.4)": "U8-G3",
@@ -275,7 +276,7 @@ def test_tables_cli_exits_1_on_collision_and_without_records(tmp_path, capsys):
 
 
 def test_table1_is_one_sweep_over_each_configuration_once(tmp_path):
-    layout = load_layout(ROOT / "experiments" / "table1_fixed_recipe.yaml")
+    layout = load_layout(FIXED_RECIPE)
     progress, argv = sweep.sweep_command(layout, tmp_path, ["logger=none"])
     assert progress == "table1_fixed_recipe: 11 configurations x 1 datasets x 5 seeds = 55 jobs"
     folder = tmp_path / "hydra" / "layouts" / "table1_fixed_recipe"

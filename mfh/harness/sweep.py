@@ -93,19 +93,25 @@ def sweep_command(layout: Layout, results_dir: Path, extra: list[str],
                          f"{', '.join(layout.datasets)}")
     groups = distinct_configs(resolve_rows(replace(layout, datasets=datasets)))
     folder = results_dir / "hydra" / "layouts" / layout.name
-    if layout.recipe:
-        configs = [(g, g[0].overrides[d]) for g in groups for d in datasets]
+    if layout.recipe or any(r.datasets for r in layout.rows):
+        configs = [(g, g[0].overrides[d]) for g in groups for d in datasets
+                   if d in g[0].overrides]
         axis = []
+        columns = len(configs)
     else:
         configs = [(g, g[0].row.overrides) for g in groups]
         axis = [f"dataset={','.join(datasets)}"]
+        columns = len(groups) * len(datasets)
     argv = row_sweep(folder, [(" ".join(r.row.id for r in group), overrides)
                               for group, overrides in configs],
                      *layout.common, *axis, f"seed={','.join(map(str, layout.seeds))}",
                      f"results_dir={results_dir}", *extra)
-    jobs = len(groups) * len(datasets) * len(layout.seeds)
-    return f"{layout.name}: {len(groups)} configurations x {len(datasets)} datasets x " \
-           f"{len(layout.seeds)} seeds = {jobs} jobs", argv
+    jobs = columns * len(layout.seeds)
+    shape = f"{len(groups)} configurations x {len(datasets)} datasets" \
+        if columns == len(groups) * len(datasets) else \
+        f"{columns} (configuration, dataset) pairs of {len(groups)} configurations on " \
+        f"{len(datasets)} datasets"
+    return f"{layout.name}: {shape} x {len(layout.seeds)} seeds = {jobs} jobs", argv
 
 
 def run_sweeps(commands: list[tuple[str, list[str]]], dry_run: bool = False) -> list[str]:
@@ -129,7 +135,7 @@ def tune_recipes(layout: Layout, results_dir: Path, extra: list[str],
     that found no complete trial. Trials resume like any run (mfh.harness.tuning)."""
     failed = []
     for dataset in datasets:
-        for family in families or layout_families(layout):
+        for family in families or layout_families(layout, dataset):
             name = recipe_name(layout, dataset, family)
             if only_missing and recipe_path(name).exists():
                 continue

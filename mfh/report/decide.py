@@ -45,8 +45,10 @@ RULE = (
     "above 0 (Bonferroni over the claim's primary comparisons); **equivalent within "
     "+-{margin}**: neither, and the two one-sided tests (Schuirmann) put every primary "
     f"difference within +-margin (adjusted p < {ALPHA}, i.e. the 90% interval inside); "
-    "**inconclusive** otherwise. P(A < B): the share of (A run, B run) "
-    "pairs where A's error is lower (ties half), averaged over datasets, with a 95% stratified "
+    "**inconclusive** otherwise; **not run** where a primary comparison lacks two shared "
+    "seeds (a row the column leaves out), and such a claim is left out of that Holm family. "
+    "P(A < B): the share of (A run, B run) pairs where A's error is lower (ties half), "
+    "averaged over datasets, with a 95% stratified "
     f"bootstrap interval (2,000 resamples, seeded). Seeds for {POWER:.0%} power: the fewest "
     f"seeds at which a two-sided paired t-test at {ALPHA} detects a {DETECT}-point difference, "
     "given the paired SD measured here."
@@ -128,7 +130,7 @@ def effects(claims: tuple[Claim, ...], datasets: tuple[str, ...],
 
 def verdicts(claims: tuple[Claim, ...], found: list[Effect]) -> list[Verdict]:
     """Each claim's verdict per dataset and pooled, by RULE (Holm over the claims that have
-    every primary comparison there; a claim missing one is inconclusive)."""
+    every primary comparison there; a claim missing one is "not run" there)."""
     out = []
     for dataset in dict.fromkeys(e.dataset for e in found):
         decided, missing = {}, []
@@ -148,7 +150,7 @@ def verdicts(claims: tuple[Claim, ...], found: list[Effect]) -> list[Verdict]:
             verdict = ("supported" if sup < ALPHA / 2 else "contradicted" if con < ALPHA / 2
                        else "equivalent" if equ < ALPHA else "inconclusive")
             out.append(Verdict(name, dataset, verdict, sup, con, equ))
-        out += [Verdict(n, dataset, "inconclusive", 1.0, 1.0, 1.0) for n in missing]
+        out += [Verdict(n, dataset, "not run", 1.0, 1.0, 1.0) for n in missing]
     return out
 
 
@@ -164,8 +166,9 @@ def to_markdown(found: list[Effect], decided: list[Verdict], margin: float,
             "|---|---|---|---:|---:|---:|"]
     for v in decided:
         label = f"equivalent within ±{margin:g}" if v.verdict == "equivalent" else v.verdict
-        out.append(f"| {v.claim} | {v.dataset} | **{label}** | {_p(v.p_supported)} | "
-                   f"{_p(v.p_contradicted)} | {_p(v.p_equivalent)} |")
+        ps = ["–"] * 3 if v.verdict == "not run" else \
+            [_p(v.p_supported), _p(v.p_contradicted), _p(v.p_equivalent)]
+        out.append(f"| {v.claim} | {v.dataset} | **{label}** | {' | '.join(ps)} |")
     out += ["", "| claim | comparison (A < B) | role | dataset | n | A - B | SE | p (A better) | "
             f"p (within ±{margin:g}) | P(A < B) [95% CI] | seeds for {POWER:.0%} power "
             f"at {DETECT} |", "|---|---|---|---|---:|---:|---:|---:|---:|---|---:|"]

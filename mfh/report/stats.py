@@ -146,14 +146,16 @@ def prob_improvement_ci(strata: list[tuple[list[float], list[float]]], resamples
 
 
 def seeds_for_power(sd: float, effect: float, alpha: float = 0.05, power: float = 0.8,
-                    most: int = 1000) -> int | None:
+                    most: int = 1000, strata: int = 1) -> int | None:
     """The fewest seeds n for which a two-sided paired t-test at `alpha` detects a true mean
     difference `effect` with probability >= `power`, when the paired differences have
-    standard deviation `sd` (noncentral t); None beyond `most`."""
+    standard deviation `sd` (noncentral t); None beyond `most`. With `strata` k > 1: n seeds
+    on each of k datasets, tested by `stratified` (SE sd / sqrt(k n), k (n - 1) degrees of
+    freedom), `sd` the root mean square of the datasets' paired SDs."""
     for n in range(2, most + 1):
-        df = n - 1
+        df = strata * (n - 1)
         critical = stats.t.ppf(1 - alpha / 2, df)
-        shift = effect / (sd / math.sqrt(n)) if sd > 0 else math.inf
+        shift = effect / (sd / math.sqrt(strata * n)) if sd > 0 else math.inf
         if shift == math.inf:
             return n
         achieved = stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift)

@@ -112,12 +112,14 @@ class Table:
 
 @dataclass(frozen=True)
 class LayoutRow:
-    """One row of a layout file: its id, e.g. "(1.3)", a short text and its Hydra overrides."""
+    """One row of a layout file: its id, e.g. "(1.3)", a short text, its Hydra overrides and
+    the columns it runs on (`datasets`; empty: every column)."""
 
     id: str
     text: str
     overrides: tuple[str, ...]
     reference: str = ""
+    datasets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -318,9 +320,15 @@ def load_layout(path: str | Path) -> Layout:
         raise LayoutError(f"{path}: missing keys {', '.join(missing)}")
     try:
         rows = tuple(LayoutRow(str(r["id"]), str(r.get("text", "")), tuple(r["overrides"]),
-                               str(r.get("reference", ""))) for r in data["rows"])
+                               str(r.get("reference", "")), tuple(r.get("datasets", ())))
+                     for r in data["rows"])
     except (KeyError, TypeError) as e:
         raise LayoutError(f"{path}: every row needs an id and a list of overrides") from e
+    for row in rows:
+        unknown = sorted(set(row.datasets) - set(data["datasets"]))
+        if unknown:
+            raise LayoutError(f"{path}: row {row.id} names datasets that are not columns: "
+                              f"{', '.join(unknown)} (columns: {', '.join(data['datasets'])})")
     try:
         claims = parse_claims(data.get("claims", []))
     except ValueError as e:
@@ -363,19 +371,27 @@ def recipe_name(layout: Layout, dataset: str, family: str) -> str:
     return layout.recipe.format(dataset=dataset, model=family)
 
 
-def layout_families(layout: Layout) -> list[str]:
-    """The model families (`model.name`) of the layout's rows, in order of first appearance."""
+def row_datasets(layout: Layout, row: LayoutRow) -> tuple[str, ...]:
+    """The layout's columns that `row` runs on, in column order."""
+    return tuple(d for d in layout.datasets if not row.datasets or d in row.datasets)
+
+
+def layout_families(layout: Layout, dataset: str | None = None) -> list[str]:
+    """The model families (`model.name`) of the layout's rows (those on column `dataset`, if
+    given), in order of first appearance."""
     families = [compose_config([*layout.common, *row.overrides]).model.name
-                for row in layout.rows]
+                for row in layout.rows
+                if dataset is None or dataset in row_datasets(layout, row)]
     return list(dict.fromkeys(families))
 
 
 def missing_recipes(layout: Layout) -> list[MissingRecipe]:
-    """Each (column, family) of a layout with `recipe` whose recipe file does not exist."""
+    """Each (column, family on that column) of a layout with `recipe` whose recipe file does
+    not exist."""
     if not layout.recipe:
         return []
     return [MissingRecipe(layout, d, f, recipe_name(layout, d, f))
-            for d in layout.datasets for f in layout_families(layout)
+            for d in layout.datasets for f in layout_families(layout, d)
             if not recipe_path(recipe_name(layout, d, f)).exists()]
 
 
@@ -399,15 +415,18 @@ def _row_overrides(layout: Layout, row: LayoutRow, dataset: str) -> tuple[str, .
 
 
 def resolve_rows(layout: Layout) -> list[RowConfig]:
-    """Compose, validate and label every row per dataset; raise LabelCollision on a clash
-    and MissingRecipe for a column whose recipe is not written."""
+    """Compose, validate and label every row per dataset it runs on (a row on none of the
+    layout's columns is left out); raise LabelCollision on a clash and MissingRecipe for a
+    column whose recipe is not written."""
     if not layout.datasets:
         raise LayoutError(f"layout {layout.name} has no column to show (none has its recipes; "
                           "`python scripts/tune.py --dataset D` writes them)")
     resolved = []
     for row in layout.rows:
         configs, overrides, labels = {}, {}, set()
-        for dataset in layout.datasets:
+        if not row_datasets(layout, row):
+            continue
+        for dataset in row_datasets(layout, row):
             overrides[dataset] = _row_overrides(layout, row, dataset)
             spec = validate(compose_config([*layout.common, *overrides[dataset]]))
             configs[dataset] = spec.config
