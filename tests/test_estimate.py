@@ -1,10 +1,12 @@
 """A sweep's job list and its time-left estimate (`precheck`'s configs, mfh.harness.estimate)."""
 
 import pytest
+import torch
 from conftest import run_py
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from mfh.harness import estimate
 from mfh.harness.config import precheck
 from mfh.harness.estimate import JOB_OVERHEAD_S, Cost, job_costs, seconds_left
 
@@ -58,3 +60,17 @@ def test_seconds_left_scales_the_epochs_by_the_pace_so_far():
     assert seconds_left(costs, 2, 15.0, parallel=2, prior=0) == pytest.approx(
         (4 + 0.5 + (30 - 1) / 9 * (76 + 4.5)) / 2)
     assert seconds_left(costs, 0, 0.0, parallel=2, prior=0) == 50
+
+
+def test_a_model_is_timed_on_its_jobs_threads(tmp_path, monkeypatch):
+    """A sweep of one-thread jobs beside other work is timed on one thread (two threads on a
+    busy machine slow every step several times over), and the caller's count is kept."""
+    seen = []
+    monkeypatch.setattr(estimate, "_timed", lambda *a: seen.append(torch.get_num_threads())
+                        or (0.0, 0.0, 0.0))
+    monkeypatch.setattr(estimate, "_measured", {})
+    before = torch.get_num_threads()
+    args = ["-m", "model=dense", "seed=0,1", f"results_dir={tmp_path}", "logger=none"]
+    job_costs(precheck([*args, "threads=1"]).configs)
+    job_costs(precheck([*args, "threads=2"]).configs)
+    assert seen == [1, 2] and torch.get_num_threads() == before

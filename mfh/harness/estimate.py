@@ -65,7 +65,8 @@ def job_costs(configs: Sequence[DictConfig]) -> list[Cost]:
             _sizes_of[data_key] = _sizes(spec.data)
         train, valid, test, shape, classes, load = _sizes_of[data_key]
         train = min(train, spec.train_limit or train)
-        model_key = (spec.arch, spec.hashing, spec.optim.batch_size, shape, classes)
+        model_key = (spec.arch, spec.hashing, spec.optim.batch_size, shape, classes,
+                     spec.threads)
         if model_key not in _measured:
             _measured[model_key] = _model_seconds(spec, shape, classes)
         build, step, per_example = _measured[model_key]
@@ -86,7 +87,19 @@ def _sizes(data: DataSpec) -> tuple[int, int, int, tuple[int, int, int], int, fl
 def _model_seconds(spec: RunSpec, shape: tuple[int, int, int],
                    classes: int) -> tuple[float, float, float]:
     """Seconds to build the model, per training step at the job's batch size, and per
-    evaluated example."""
+    evaluated example, on the job's torch threads (more threads than free cores slow every
+    step several times over)."""
+    threads = torch.get_num_threads()
+    if spec.threads is not None:
+        torch.set_num_threads(spec.threads)
+    try:
+        return _timed(spec, shape, classes)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _timed(spec: RunSpec, shape: tuple[int, int, int],
+           classes: int) -> tuple[float, float, float]:
     torch.manual_seed(0)
     start = time.perf_counter()
     model = build_model(spec.arch, spec.hashing, shape, classes)
