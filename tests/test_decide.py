@@ -143,3 +143,8 @@ def test_a_comparison_is_pooled_over_the_datasets_where_both_sides_ran():
     assert [e.dataset for e in found] == ["x", "y", "pooled"] and pooled[0].strata == 2
     assert pooled[0].mean == pytest.approx((-1.04 - 1.0) / 2)
     assert {v.dataset: v.verdict for v in verdicts(claim, found)}["pooled"] == "supported"
+    sds = [np.std(d, ddof=1) for d in ([-1.0, -1.2, -0.9, -1.1, -1.0],
+                                       [-0.8, -1.0, -1.1, -0.9, -1.2])]
+    assert pooled[0].sd == pytest.approx(np.sqrt(np.mean(np.square(sds))))
+    n = seeds_for_power(pooled[0].sd, 0.5, strata=2)
+    assert f"| {n} per dataset |" in to_markdown(found, verdicts(claim, found), 0.5)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,8 @@ RULE = (
     "averaged over datasets, with a 95% stratified "
     f"bootstrap interval (2,000 resamples, seeded). Seeds for {POWER:.0%} power: the fewest "
     f"seeds at which a two-sided paired t-test at {ALPHA} detects a {DETECT}-point difference, "
-    "given the paired SD measured here."
+    "given the paired SD measured here (pooled: seeds on each dataset, for the stratified test "
+    "at the root mean square of the datasets' SDs)."
 )
 
 
@@ -72,7 +74,7 @@ class Effect:
     p_tost: float
     p_improve: float
     p_improve_ci: tuple[float, float]
-    sd: float | None   # paired SD of the differences (one dataset), for the power statement
+    sd: float          # paired SD of the differences (pooled: root mean square over datasets)
     heterogeneity_p: float | None = None   # Cochran's Q p (pooled only)
     strata: int = 1    # datasets pooled (those where both sides ran)
 
@@ -101,8 +103,8 @@ def _effect(claim: Claim, dataset: str, comparison: Comparison, primary: bool,
     pooled = stratified([[x - y for x, y in zip(a, b, strict=True)] for a, b in strata])
     p, low, high = prob_improvement_ci(strata)
     n = sum(len(a) for a, _ in strata)
-    sd = statistics.stdev([x - y for x, y in zip(*strata[0], strict=True)]) \
-        if len(strata) == 1 else None
+    sds = [statistics.stdev([x - y for x, y in zip(a, b, strict=True)]) for a, b in strata]
+    sd = math.sqrt(statistics.fmean(v * v for v in sds))
     return Effect(claim.name, dataset, comparison, primary, n, pooled.mean, pooled.se,
                   pooled.df, one_sided_p(pooled.mean, pooled.se, pooled.df),
                   one_sided_p(-pooled.mean, pooled.se, pooled.df),
@@ -173,10 +175,8 @@ def to_markdown(found: list[Effect], decided: list[Verdict], margin: float,
             f"p (within ±{margin:g}) | P(A < B) [95% CI] | seeds for {POWER:.0%} power "
             f"at {DETECT} |", "|---|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
     for e in found:
-        power = "–"
-        if e.sd is not None:
-            n = seeds_for_power(e.sd, DETECT)
-            power = "> 1000" if n is None else str(n)
+        n = seeds_for_power(e.sd, DETECT, strata=e.strata)
+        power = "> 1000" if n is None else str(n) if e.strata == 1 else f"{n} per dataset"
         hetero = "" if e.heterogeneity_p is None else \
             f" ({e.strata} datasets, Q p {_p(e.heterogeneity_p)})"
         out.append(f"| {e.claim} | {e.comparison} | {'primary' if e.primary else 'secondary'}"
@@ -198,7 +198,7 @@ def to_csv(found: list[Effect], decided: list[Verdict]) -> str:
         writer.writerow([e.claim, e.dataset, e.comparison.better, e.comparison.worse,
                          "primary" if e.primary else "secondary", e.n, e.mean, e.se, e.df,
                          e.p_better, e.p_worse, e.p_tost, e.p_improve, *e.p_improve_ci,
-                         "" if e.sd is None else e.sd,
+                         e.sd,
                          "" if e.heterogeneity_p is None else e.heterogeneity_p,
                          verdict[(e.claim, e.dataset)]])
     return buffer.getvalue()
