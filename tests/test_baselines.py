@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import ROOT, run_py
+from test_tables import search_folder
 from torch import nn
 
 from mfh.harness import sweep
@@ -145,7 +146,7 @@ def test_the_baselines_layout_sweeps_the_teacher_first_and_composes_its_rows(tmp
     assert [r.label for r in resolved] == ["dense", "NN", "NN+DK", "LRD", "RER", "HashedNets",
                                            "HashedNets+DK", "U4-G3"]
     _, argv = sweep.sweep_command(layout, tmp_path, [])
-    folder = tmp_path / "hydra" / "layouts" / "baselines"
+    folder = search_folder(argv)
     for k, row in enumerate(resolved, 1):
         cfg = compose_config([f"hydra.searchpath=[file://{folder}]", f"+row=r{k}",
                               *layout.common, "dataset=mnist5k"])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT
-from test_tables import load_script
+from test_tables import load_script, search_folder
 
 from mfh.harness import recipes, sweep
 from mfh.harness.config import compose_config, to_dict
@@ -106,7 +106,7 @@ def test_a_recipe_layout_sweeps_one_row_config_per_configuration_and_column(tmp_
     progress, argv = sweep.sweep_command(layout, tmp_path, [], ("fashion_basic",))
     assert progress == "l: 2 configurations x 1 datasets x 2 seeds = 4 jobs"
     assert "+row=r1,r2" in argv and not any(a.startswith("dataset=") for a in argv)
-    folder = tmp_path / "hydra" / "layouts" / "l"
+    folder = search_folder(argv)
     expected = [r.configs["fashion_basic"] for r in resolve_rows(layout)]
     for k, config in enumerate(expected, 1):
         row = compose_config([f"hydra.searchpath=[file://{folder}]", f"+row=r{k}", *COMMON])

@@ -38,6 +38,12 @@ FIXED_RECIPE = ROOT / "results" / "archive" / "fixed_recipe" / "table1_fixed_rec
 MFH = ["model=mfh", "hashes=4", "model.g_layers=3"]
 
 
+def search_folder(argv: list[str]) -> Path:
+    """The row-config folder a sweep's argv puts on Hydra's search path."""
+    item = next(a for a in argv if a.startswith("hydra.searchpath="))
+    return Path(item.removeprefix("hydra.searchpath=[file://").removesuffix("]"))
+
+
 def load_script(name: str):
     """Import scripts/<name>.py as a module."""
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
@@ -279,7 +285,8 @@ def test_table1_is_one_sweep_over_each_configuration_once(tmp_path):
     layout = load_layout(FIXED_RECIPE)
     progress, argv = sweep.sweep_command(layout, tmp_path, ["logger=none"])
     assert progress == "table1_fixed_recipe: 11 configurations x 1 datasets x 5 seeds = 55 jobs"
-    folder = tmp_path / "hydra" / "layouts" / "table1_fixed_recipe"
+    folder = search_folder(argv)
+    assert folder.parent == tmp_path / "hydra" / "layouts" / "table1_fixed_recipe"
     assert argv[1:5] == ["run.py", "-m", f"hydra.searchpath=[file://{folder}]",
                          "+row=" + ",".join(f"r{k}" for k in range(1, 12))]
     assert argv[5:] == [*layout.common, "dataset=mnist5k", "seed=0,1,2,3,4",
@@ -287,6 +294,25 @@ def test_table1_is_one_sweep_over_each_configuration_once(tmp_path):
     first = (folder / "row" / "r1.yaml").read_text()
     assert first.startswith("# @package _global_\n# (0) (1.3) (2.2)\n")
     assert "override /model: mfh" in first and "g_layers: 3" in first
+
+
+def test_sweeps_of_two_columns_at_once_keep_their_own_row_configs(tmp_path):
+    """Two columns of one layout swept at the same time (two shells, or Slurm) once shared
+    `row/r<k>.yaml`: the second overwrote the rows the first still had to launch."""
+    layout_file = tmp_path / "two.yaml"
+    layout_file.write_text(
+        "caption: c\nseeds: [0]\ndatasets: [mnist5k, fashion_basic]\ncommon: [epochs=1]\n"
+        "rows:\n  - {id: a, overrides: [model=dense]}\n"
+        "  - {id: b, overrides: [model=mfh], datasets: [fashion_basic]}\n")
+    layout = load_layout(layout_file)
+    first = search_folder(sweep.sweep_command(layout, tmp_path, [], ("mnist5k",))[1])
+    text = (first / "row" / "r1.yaml").read_text()
+    second = search_folder(sweep.sweep_command(layout, tmp_path, [], ("fashion_basic",))[1])
+    assert first != second and first.parent == second.parent
+    assert (first / "row" / "r1.yaml").read_text() == text and "mnist5k" in text
+    assert not (first / "row" / "r2.yaml").exists()
+    again = search_folder(sweep.sweep_command(layout, tmp_path, [], ("mnist5k",))[1])
+    assert again == first
 
 
 def test_a_layout_sweep_writes_the_records_its_rows_name(tmp_path):

@@ -13,6 +13,7 @@ running a layout again resumes it. A layout with per-column recipes gets one row
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import sys
@@ -68,14 +69,20 @@ def row_config(overrides: tuple[str, ...]) -> dict:
 
 
 def row_sweep(folder: Path, rows: list[tuple[str, tuple[str, ...]]], *args: str) -> list[str]:
-    """Write one row config per (comment, overrides), `<folder>/row/r<k>.yaml` (`row_config`
-    under a comment line), and return the argv of one `run.py -m` over all of them (`+row=r1,
-    ...`, the folder on Hydra's search path), followed by `args`."""
-    for k, (comment, overrides) in enumerate(rows, 1):
+    """Write one row config per (comment, overrides), `<folder>/<digest>/row/r<k>.yaml`
+    (`row_config` under a comment line), and return the argv of one `run.py -m` over all of
+    them (`+row=r1,...`, that folder on Hydra's search path), followed by `args`. `<digest>`
+    names the rows' contents, so sweeps of other rows (another column of the same layout, run
+    at the same time) never read each other's row configs, and the same rows share a folder."""
+    texts = [f"# @package _global_\n# {comment}\n"
+             + yaml.safe_dump(row_config(overrides), sort_keys=False)
+             for comment, overrides in rows]
+    folder = folder / hashlib.sha256("\0".join(texts).encode()).hexdigest()[:12]
+    (folder / "row").mkdir(parents=True, exist_ok=True)
+    for k, text in enumerate(texts, 1):
         path = folder / "row" / f"r{k}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"# @package _global_\n# {comment}\n"
-                        + yaml.safe_dump(row_config(overrides), sort_keys=False))
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
     return [sys.executable, "run.py", "-m", f"hydra.searchpath=[file://{folder}]",
             "+row=" + ",".join(f"r{k}" for k in range(1, len(rows) + 1)), *args]
 
