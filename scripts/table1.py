@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         datasets = tuple(args.dataset) or layout.datasets
         failed = tune_recipes(layout, results_dir, args.overrides, datasets,
                               only_missing=True, dry_run=args.dry_run)
-        if args.dry_run and missing_recipes(layout):
+        if args.dry_run and any(m.dataset in datasets for m in missing_recipes(layout)):
             print("(the table's sweep follows once these recipes are written)")
             return 0
         commands = [sweep_command(layout, results_dir, args.overrides, datasets)]

@@ -136,6 +136,20 @@ def test_table1_tunes_the_recipes_it_misses_then_runs_the_table(tmp_path, prefix
     assert recipe_path(f"{prefix}_mnist5k_mfh").read_text() == written["mfh"]
 
 
+def test_a_dry_run_of_a_tuned_column_prints_its_sweep_while_another_column_is_untuned(
+        tmp_path, prefix, capsys):
+    layout_file = recipe_layout(tmp_path / "l.yaml", prefix)
+    write_recipes(prefix, ["mnist5k"])
+    args = ["--layout", str(layout_file), "--results-dir", str(tmp_path / "r"), "--dry-run"]
+    assert load_script("table1").main([*args, "--dataset", "mnist5k"]) == 0
+    out = capsys.readouterr().out
+    assert "l: 2 configurations x 1 datasets x 2 seeds = 4 jobs" in out and "run.py -m" in out
+    assert load_script("table1").main([*args, "--dataset", "fashion_basic"]) == 0
+    out = capsys.readouterr().out
+    assert "tuning model=" in out and "follows once these recipes are written" in out
+    assert not list((tmp_path / "r").rglob("seed=*.json"))   # ran nothing
+
+
 def test_table1_tunes_a_recipe_per_column_on_seeds_it_does_not_report():
     layout = load_layout(ROOT / "experiments" / "table1.yaml")
     assert layout.datasets == ("mnist5k", "fashion_basic", "fashion_bg_img", "fashion_mnist")
