@@ -51,8 +51,9 @@ table1: setup
 baselines: setup
 	$(PY) scripts/table1.py --layout experiments/baselines.yaml --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER))
 
-# FunHashNN's error against compression and HashedNets' expansion study (resumable; each about
-# 90 minutes on 2 cores): results/figures/<name>.png and results/tables/<name>.{md,csv}.
+# FunHashNN's error against compression and HashedNets' expansion study, each first tuning the
+# recipes it misses (resumable; the runs themselves about 50 and 10 minutes on 2 cores, the
+# tuning several hours): results/figures/<name>.png and results/tables/<name>.{md,csv}.
 ratio-sweep: setup
 	$(PY) scripts/figure.py --experiment experiments/ratio_sweep.yaml --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER))
 

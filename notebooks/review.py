@@ -23,6 +23,7 @@
 # %% tags=["parameters"]
 results_dir = "results"   # the folder to report on (papermill-style parameter)
 layout_file = "experiments/table1.yaml"
+figure_experiments = ["experiments/ratio_sweep.yaml", "experiments/expansion.yaml"]
 
 # %%
 import csv
@@ -140,8 +141,9 @@ display(Markdown("\n".join(lines)))
 
 # %%
 shown = []
-for name in ("ratio_sweep", "expansion"):
-    grid = load_grid(Path("experiments") / f"{name}.yaml")
+for experiment in figure_experiments:
+    grid = load_grid(experiment)
+    name = grid.name
     frame = collect(grid, results / "experiments" / name)
     if frame.empty or (frame["status"] != "ok").all():
         continue

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+import uuid
+
+import pytest
 from conftest import ROOT
 from test_tables import load_script
 
 from mfh.harness.config import compose_config
+from mfh.harness.grid_recipes import grid_studies
 from mfh.harness.models import count_parameters, model_from_config
-from mfh.report.grid import collect, load_grid, points, summary
+from mfh.harness.recipes import RECIPE_DIR, recipe_path, recipe_values
+from mfh.harness.records import read_record
+from mfh.report.grid import collect, load_grid, missing_recipes, points, summary, tuned_x
+from mfh.report.tables import LayoutError
 
 TINY = """kind: {kind}
 caption: tiny
@@ -63,3 +71,86 @@ def test_a_figure_experiment_runs_resumes_and_draws(tmp_path, capfd):
         capfd.readouterr()
         assert figure.main(args) == 0   # again: every record exists, nothing trains
         assert capfd.readouterr().out.count("skip ") == 6
+
+
+TUNED = """kind: ratio
+caption: tiny, tuned
+seeds: [0, 1]
+datasets: [mnist5k]
+archs: [mlp3]
+x: [0.5, 0.25]
+models:
+  HashedNets: [model=hashednets]
+reference: [model=dense]
+common: [epochs=1, train_limit=200]
+recipe: "{folder}/{{dataset}}_{{arch}}_{{model}}"
+tuning: {{seeds: [100], n_trials: 2, n_startup_trials: 1}}
+tune_at: {tune_at}
+"""
+
+
+@pytest.fixture
+def recipe_folder():
+    """A unique folder of conf/recipe/, removed afterwards."""
+    name = f"pytest{uuid.uuid4().hex[:8]}"
+    yield name
+    shutil.rmtree(RECIPE_DIR / name, ignore_errors=True)
+
+
+def test_a_tuned_figure_experiment_tunes_each_point_retunes_from_the_first_and_runs(
+        tmp_path, recipe_folder, capfd):
+    path = tmp_path / "tuned.yaml"
+    path.write_text(TUNED.format(folder=recipe_folder, tune_at="{0.5: [0.5], 0.25: [0.25]}"))
+    exp = load_grid(path)
+    names = [s.name for s in grid_studies(exp)]
+    assert names == [f"{recipe_folder}/mnist5k_mlp3_dense",
+                     f"{recipe_folder}/mnist5k_mlp3_HashedNets_at0p5",
+                     f"{recipe_folder}/mnist5k_mlp3_HashedNets_at0p25"]
+    assert grid_studies(exp)[2].start == names[1]
+    figure = load_script("figure")
+    args = ["--experiment", str(path), "--results-dir", str(tmp_path / "r"), "logger=none",
+            "checkpoint=false"]
+    assert figure.main([*args, "--dry-run"]) == 0
+    out = capfd.readouterr().out
+    assert out.count("tuning ") == 3 and "follows once these recipes are written" in out
+    assert missing_recipes(exp) == names and not list((tmp_path / "r").rglob("seed=*.json"))
+    assert figure.main(args) == 0
+    assert missing_recipes(exp) == []
+    first, retuned = recipe_values(names[1]), recipe_values(names[2])
+    assert "Trial 1 is " + names[1] in recipe_path(names[2]).read_text()
+    runs = tmp_path / "r" / "experiments" / "tuned"
+    trial_1 = [read_record(p) for p in (runs / "tuning" / "runs").glob("*/seed=100.json")
+               if read_record(p)["config"]["compression"] == 0.25]
+    assert first["optim.lr"] in {r["config"]["optim"]["lr"] for r in trial_1}
+    frame = collect(exp, runs)
+    assert len(frame) == 6 and (frame["status"] == "ok").all()
+    lrs = {}
+    for p in (runs / "runs").glob("*/seed=0.json"):
+        record = read_record(p)
+        lrs[(record["config"]["model"]["name"], record["config"]["compression"])] = \
+            record["config"]["optim"]["lr"]
+    assert lrs[("hashednets", 0.5)] == first["optim.lr"]
+    assert lrs[("hashednets", 0.25)] == retuned["optim.lr"]
+    capfd.readouterr()
+    assert figure.main(args) == 0   # again: recipes and records exist, nothing tunes or trains
+    out = capfd.readouterr().out
+    assert "tuning " not in out and out.count("skip ") == 6
+
+
+def test_a_tuned_figure_experiment_gives_every_x_one_tuned_recipe(tmp_path, recipe_folder):
+    path = tmp_path / "bad.yaml"
+    path.write_text(TUNED.format(folder=recipe_folder, tune_at="{0.5: [0.5]}"))
+    with pytest.raises(LayoutError, match="tune_at must give each x"):
+        load_grid(path)
+    path.write_text(TUNED.format(folder=recipe_folder, tune_at="{0.5: [0.25, 0.5]}"))
+    assert tuned_x(load_grid(path), 0.25) == 0.5
+
+
+def test_the_archived_one_recipe_expansion_study_renders_byte_for_byte(tmp_path):
+    archive = ROOT / "results" / "archive" / "figures_fixed_recipe"
+    assert load_script("figure").main(
+        ["--experiment", str(archive / "expansion.yaml"), "--results-dir",
+         str(ROOT / "results"), "--no-run", "--out", str(tmp_path),
+         "--figures", str(tmp_path)]) == 0
+    for name in ("expansion.md", "expansion.csv"):
+        assert (tmp_path / name).read_text() == (archive / name).read_text(), name

@@ -13,6 +13,7 @@ from mfh.report.tables import load_layout
 pytest.importorskip("nbclient")
 # rows without recipes
 LAYOUT = ROOT / "results" / "archive" / "fixed_recipe" / "table1_fixed_recipe.yaml"
+SWEEP = ROOT / "results" / "archive" / "figures_fixed_recipe" / "ratio_sweep.yaml"   # no recipes
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def results(tmp_path):
     for k, row in enumerate(layout.rows):
         for seed in range(3):
             put(tmp_path, [*layout.common, *row.overrides], seed, 5.0 + 0.1 * k + 0.3 * seed)
-    sweep = load_grid(ROOT / "experiments" / "ratio_sweep.yaml")
+    sweep = load_grid(SWEEP)
     for point in points(sweep)[:3]:   # dense, NN at 1 and 1/2 on mlp3
         for seed in range(2):
             put(tmp_path / "experiments" / "ratio_sweep",
@@ -32,7 +33,7 @@ def results(tmp_path):
 
 
 def test_review_notebook_executes_and_embeds_its_figures(results):
-    nb = execute(results, layout_file=str(LAYOUT))
+    nb = execute(results, layout_file=str(LAYOUT), figure_experiments=[str(SWEEP)])
     text = "".join(str(out.get("data", {}).get("text/markdown", ""))
                    for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs)
     assert "| (1.1) | U1-G3 | vary U at G3 |" in text            # Table 1 with its U1 row

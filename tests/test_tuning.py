@@ -87,3 +87,12 @@ def test_layouts_tuned_on_one_seed_still_load():
     assert (old.seeds, old.seed, old.n_trials) == ((100,), 100, 8)
     with pytest.raises(ValueError, match="at least one seed"):
         Tuning(seeds=())
+
+
+def test_a_study_started_from_a_recipe_runs_it_as_trial_1_and_keeps_the_better(tmp_path):
+    tuning = Tuning(seeds=(100,), n_trials=3, n_startup_trials=2, pruner_startup=5)
+    start = {"optim.lr": 0.05, "optim.momentum": 0.5}
+    trials = tune("hashednets", "mnist5k", COMMON, tuning, tmp_path, EXTRA, start=start)
+    assert trials[0].params == start and trials[0].state == "complete"
+    assert trials[1].params != start
+    assert best(trials).value <= trials[0].value

@@ -24,9 +24,23 @@ def recipe_path(name: str) -> Path:
     return RECIPE_DIR / f"{name}.yaml"
 
 
+def recipe_values(name: str) -> dict[str, float]:
+    """A written recipe's values by dotted key (`{"optim.lr": 0.02, ...}`)."""
+    def flat(tree: dict, prefix: str = "") -> dict[str, float]:
+        out = {}
+        for key, value in tree.items():
+            out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict)
+                       else {f"{prefix}{key}": value})
+        return out
+    return flat(yaml.safe_load(recipe_path(name).read_text()) or {})
+
+
 def write_recipe(name: str, family: str, dataset: str, trials: list[Trial], tuning: Tuning,
-                 budget: tuple[str, ...]) -> Path:
-    """Write `conf/recipe/<name>.yaml` from the best of `trials`; return its path."""
+                 budget: tuple[str, ...], what: str | None = None,
+                 by: str = "scripts/tune.py", note: str = "") -> Path:
+    """Write `conf/recipe/<name>.yaml` from the best of `trials`; return its path. `what` was
+    tuned (default `model=<family> on <dataset>`), `by` which script; `note`: one more header
+    line (e.g. where trial 1 came from)."""
     chosen = best(trials)
     recipe: dict = {}
     for key, value in chosen.params.items():
@@ -35,7 +49,7 @@ def write_recipe(name: str, family: str, dataset: str, trials: list[Trial], tuni
     ranked = sorted((t for t in trials if t.value is not None), key=lambda t: t.value)
     header = [
         "# @package _global_",
-        f"# Tuned recipe of model={family} on {dataset}, written by scripts/tune.py",
+        f"# Tuned recipe of {what or f'model={family} on {dataset}'}, written by {by}",
         "# (mfh/harness/tuning.py) from its tuning study; do not edit by hand.",
         f"# Study: {len(trials)} trials ({tuning.n_startup_trials} random, then TPE seeded "
         f"{tuning.sampler_seed}), {pruned} pruned (worse than",
@@ -49,6 +63,7 @@ def write_recipe(name: str, family: str, dataset: str, trials: list[Trial], tuni
                            or "none") + ".",
         "# Records: <results>/tuning/runs/. Chosen on validation error only; test errors are "
         "not read.",
+        *([f"# {note}"] if note else []),
     ]
     path = recipe_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)

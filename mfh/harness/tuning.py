@@ -150,8 +150,12 @@ def seed_error(cfg: DictConfig, watch: Watch | None = None, progress: str = "") 
 
 
 def tune(family: str, dataset: str, common: tuple[str, ...], tuning: Tuning,
-         results_dir: Path, extra: tuple[str, ...] = ()) -> list[Trial]:
-    """Run (or read back) the study of (family, dataset); return its trials in order."""
+         results_dir: Path, extra: tuple[str, ...] = (),
+         start: dict[str, float] | None = None) -> list[Trial]:
+    """Run (or read back) the study of (family, dataset); return its trials in order.
+    `start`: the values of trial 1 (e.g. a recipe tuned elsewhere, so that the study's best
+    is at least as good as it on this study's validation error); the sampler proposes the
+    rest."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = search_space(family)
     base = compose_config([*base_overrides(family, dataset, common, results_dir), *extra])
@@ -163,7 +167,9 @@ def tune(family: str, dataset: str, common: tuple[str, ...], tuning: Tuning,
         pruner=optuna.pruners.PercentilePruner(tuning.prune_percentile,
                                                n_startup_trials=tuning.pruner_startup,
                                                n_warmup_steps=tuning.warmup + 1))
-    trials, start = [], time.time()
+    if start is not None:
+        study.enqueue_trial(start)
+    trials, began = [], time.time()
     for number in range(tuning.n_trials):
         asked = study.ask(space)
         trial = Trial(number, dict(asked.params))
@@ -177,7 +183,7 @@ def tune(family: str, dataset: str, common: tuple[str, ...], tuning: Tuning,
             study.tell(asked, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(asked, trial.value)
-        left = (time.time() - start) / (number + 1) * (tuning.n_trials - number - 1)
+        left = (time.time() - began) / (number + 1) * (tuning.n_trials - number - 1)
         print(f"{where}: {describe(trial)}; about {left / 60:.1f} min left in the study",
               flush=True)
         trials.append(trial)

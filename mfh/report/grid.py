@@ -13,10 +13,18 @@ a horizontal line, and the x values of one `kind`:
 Every (model, architecture, x) is one configuration (a `Point`); `sweep_command` runs them all
 in one `run.py -m` over row configs (as the table layouts do), datasets and seeds, resumable.
 `collect` gathers the records into a DataFrame (dataset, arch, model, x, seed, test_error).
+
+Tuned recipes (optional keys `recipe`, `tuning`, `tune_at`): each (dataset, architecture,
+model) runs with its own recipe, `+recipe=<recipe>_at<x>` (`recipe` a template of
+{dataset}, {arch}, {model}), tuned at the x that `tune_at` maps it to (`{x tuned: [x using its
+recipe], ...}`; the reference has one recipe, without `_at`). mfh.harness.grid_recipes tunes
+them: the first x of `tune_at` from scratch, every later one starting from that recipe (its
+trial 1), so a retuned recipe is the better of the two on validation.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +34,10 @@ import yaml
 from mfh.harness.config import compose_config, model_specs, to_dict
 from mfh.harness.health import health_status
 from mfh.harness.models import layer_specs
+from mfh.harness.recipes import recipe_path
 from mfh.harness.records import records_at
 from mfh.harness.sweep import row_sweep
+from mfh.harness.tuning import Tuning
 from mfh.report.tables import LayoutError
 
 KINDS = ("ratio", "expansion")
@@ -52,6 +62,9 @@ class GridExperiment:
     common: tuple[str, ...]
     base_hidden: int = 50
     reference_label: str = "dense"
+    recipe: str | None = None
+    tuning: Tuning | None = None
+    tune_at: dict[float, tuple[float, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,13 +93,63 @@ def load_grid(path: str | Path) -> GridExperiment:
     data = read_experiment(path, REQUIRED)
     if data["kind"] not in KINDS:
         raise LayoutError(f"{path}: kind {data['kind']!r} is not one of {', '.join(KINDS)}")
+    xs = tuple(float(x) for x in data["x"])
+    tune_at = None
+    if "recipe" in data:
+        missing = [k for k in ("tuning", "tune_at") if k not in data]
+        if missing:
+            raise LayoutError(f"{path}: `recipe` needs {' and '.join(missing)}")
+        tune_at = {float(k): tuple(float(x) for x in v) for k, v in data["tune_at"].items()}
+        used = [x for group in tune_at.values() for x in group]
+        if sorted(used) != sorted(xs) or any(k not in g for k, g in tune_at.items()):
+            raise LayoutError(f"{path}: tune_at must give each x of {list(xs)} to exactly one "
+                              "tuned x, and each tuned x to itself")
     return GridExperiment(
         path.stem, data["kind"], str(data["caption"]).strip(),
         tuple(int(s) for s in data["seeds"]), tuple(data["datasets"]), tuple(data["archs"]),
-        tuple(float(x) for x in data["x"]),
-        {str(k): tuple(v) for k, v in data["models"].items()}, tuple(data["reference"]),
+        xs, {str(k): tuple(v) for k, v in data["models"].items()}, tuple(data["reference"]),
         tuple(data["common"]), int(data.get("base_hidden", 50)),
-        str(data.get("reference_label", "dense")))
+        str(data.get("reference_label", "dense")), data.get("recipe"),
+        Tuning.from_layout(data["tuning"]) if "tuning" in data else None, tune_at)
+
+
+def slug(text: str) -> str:
+    """`text` as a file-name part: runs of other characters than letters, digits and - as _."""
+    return re.sub(r"[^A-Za-z0-9-]+", "_", text).strip("_")
+
+
+def x_tag(x: float) -> str:
+    """x as a file-name part: 0.125 -> 0p125, 32.0 -> 32."""
+    return f"{x:g}".replace(".", "p")
+
+
+def tuned_x(exp: GridExperiment, x: float) -> float:
+    """The x whose tuned recipe a point at `x` uses."""
+    return next(key for key, group in exp.tune_at.items() if x in group)
+
+
+def recipe_of(exp: GridExperiment, point: Point, dataset: str,
+              at: float | None = None) -> str | None:
+    """The recipe a point runs with on `dataset` (None without `recipe`); `at`: the one tuned
+    at that x instead of the point's own."""
+    if not exp.recipe:
+        return None
+    name = exp.recipe.format(dataset=dataset, arch=point.arch, model=slug(point.model))
+    if point.x is None:
+        return name
+    return f"{name}_at{x_tag(tuned_x(exp, point.x) if at is None else at)}"
+
+
+def run_overrides(exp: GridExperiment, point: Point, dataset: str) -> tuple[str, ...]:
+    """A point's overrides on `dataset` (after `common`), with its recipe if it has one."""
+    recipe = recipe_of(exp, point, dataset)
+    return (*point.overrides, f"dataset={dataset}", *([f"+recipe={recipe}"] if recipe else []))
+
+
+def missing_recipes(exp: GridExperiment) -> list[str]:
+    """The recipes the grid's points need that are not written yet."""
+    names = dict.fromkeys(recipe_of(exp, p, d) for d in exp.datasets for p in points(exp))
+    return [n for n in names if n and not recipe_path(n).exists()]
 
 
 def _arch(name: str) -> dict:
@@ -126,10 +189,16 @@ def sweep_command(exp: GridExperiment, results_dir: Path,
                   extra: list[str]) -> tuple[str, list[str]]:
     """(progress line, argv) of the one sweep of the grid; writes its row configs."""
     grid = points(exp)
-    argv = row_sweep(results_dir / "hydra" / "grids" / exp.name,
-                     [(f"{p.model} {p.arch} x={p.x}", p.overrides) for p in grid], *exp.common,
-                     f"dataset={','.join(exp.datasets)}", f"seed={','.join(map(str, exp.seeds))}",
-                     f"results_dir={results_dir}", *extra)
+    if exp.recipe:   # a recipe per dataset: one row config per (point, dataset)
+        rows = [(f"{p.model} {p.arch} x={p.x} {d}", run_overrides(exp, p, d))
+                for p in grid for d in exp.datasets]
+        axis = []
+    else:
+        rows = [(f"{p.model} {p.arch} x={p.x}", p.overrides) for p in grid]
+        axis = [f"dataset={','.join(exp.datasets)}"]
+    argv = row_sweep(results_dir / "hydra" / "grids" / exp.name, rows, *exp.common, *axis,
+                     f"seed={','.join(map(str, exp.seeds))}", f"results_dir={results_dir}",
+                     *extra)
     jobs = len(grid) * len(exp.datasets) * len(exp.seeds)
     return (f"{exp.name}: {len(grid)} configurations x {len(exp.datasets)} datasets x "
             f"{len(exp.seeds)} seeds = {jobs} jobs"), argv
@@ -143,13 +212,15 @@ def collect(exp: GridExperiment, results_dir: str | Path,
             unreadable: list[Path] | None = None) -> pd.DataFrame:
     """One row per record of the grid found under `results_dir` (COLUMNS; test error in %,
     the realised ratio and stored parameters from the record, its training health,
-    `mfh.harness.health`). Unreadable records raise
-    CorruptRecord, or are appended to `unreadable` when given."""
+    `mfh.harness.health`); a point whose recipe is not written yet has none. Unreadable
+    records raise CorruptRecord, or are appended to `unreadable` when given."""
     rows = []
     for point in points(exp):
         for dataset in exp.datasets:
-            config = to_dict(compose_config([*exp.common, *point.overrides,
-                                             f"dataset={dataset}"]))
+            recipe = recipe_of(exp, point, dataset)
+            if recipe and not recipe_path(recipe).exists():
+                continue
+            config = to_dict(compose_config([*exp.common, *run_overrides(exp, point, dataset)]))
             for record in records_at(results_dir, config, exp.seeds, unreadable):
                 ok = record["status"] == "ok"
                 rows.append((dataset, point.arch, point.model, point.x, record["seed"],
