@@ -4,7 +4,7 @@ RESULTS_DIR ?= results
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: setup demo test lint tables table1 baselines ratio-sweep expansion report sync runs datasets bench \
+.PHONY: setup demo test lint tables table1 baselines ratio-sweep expansion conv report sync runs datasets bench \
 	bench-quick verify health health-list lr-range
 
 setup: .venv/.stamp
@@ -59,6 +59,12 @@ ratio-sweep: setup
 
 expansion: setup
 	$(PY) scripts/figure.py --experiment experiments/expansion.yaml --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER))
+
+# The conv experiment (issue 28): a 3 conv + 2 fc CNN on Fashion-MNIST, NN / HashedNets / U4-G3
+# at 1/8 ... 1/100 with dense, tuned recipes (resumable): results/figures/conv.png and
+# results/tables/conv.{md,csv}.
+conv: setup
+	$(PY) scripts/figure.py --experiment experiments/conv.yaml --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER))
 
 # Training health of g's init (issue 25): dead / plateau / diverged runs before and after, 16
 # seeds, three recipes (resumable): results/health/health.{md,csv}.

@@ -154,3 +154,19 @@ def test_the_archived_one_recipe_expansion_study_renders_byte_for_byte(tmp_path)
          "--figures", str(tmp_path)]) == 0
     for name in ("expansion.md", "expansion.csv"):
         assert (tmp_path / name).read_text() == (archive / name).read_text(), name
+
+
+def test_the_conv_experiment_stores_each_ratio_of_its_cnn():
+    exp = load_grid(ROOT / "experiments" / "conv.yaml")
+    grid = points(exp)
+    stored = {}
+    for point in grid:
+        cfg = compose_config([*exp.common, *point.overrides, "dataset=fashion_basic"])
+        assert cfg.dataset.test_size == 10_000 and cfg.arch.conv
+        stored[(point.model, point.x)] = count_parameters(model_from_config(cfg, (1, 28, 28), 10))
+    dense = stored[("dense", None)]
+    assert dense == 106_890
+    for (model, x), n in stored.items():
+        if x is not None:   # hashed: the budget rounded to a value; NN: integer widths
+            assert abs(n / dense - x) / x < (0.005 if model != "NN" else 0.03), (model, x)
+    assert {s.point.x for s in grid_studies(exp)} == {None, 0.125, 0.015625}
