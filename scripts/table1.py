@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's mfh and conf/
 
 from mfh import numerics  # noqa: E402
+from mfh.harness.families import is_dk  # noqa: E402
 
 numerics.apply(sys.argv[1:])   # MFH_NUMERICS or numerics=...: pin the back-ends before torch
 
@@ -42,6 +43,7 @@ from mfh.report.plots import plot_curves, plot_table  # noqa: E402
 from mfh.report.tables import (  # noqa: E402
     NoRecords,
     layout_entries,
+    layout_families,
     layout_table,
     load_layout,
     missing_recipes,
@@ -68,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_pass_through(args.overrides)
         layout = load_layout(args.layout)
+        if "checkpoint=false" in [o.lower() for o in args.overrides] and \
+                any(is_dk(f) for f in layout_families(layout)):
+            raise ValueError("checkpoint=false: the +DK rows read their dense teacher's "
+                             "checkpoint (the dense row's)")
         datasets = tuple(args.dataset) or layout.datasets
         failed = tune_recipes(layout, results_dir, args.overrides, datasets,
                               only_missing=True, dry_run=args.dry_run)

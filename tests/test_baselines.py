@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -13,10 +14,11 @@ from test_tables import search_folder
 from torch import nn
 
 from mfh.harness import sweep
-from mfh.harness.config import compose_config, to_dict, validate
+from mfh.harness.config import ConfigError, compose_config, to_dict, validate
 from mfh.harness.models import build_model, count_parameters
 from mfh.harness.signature import signature
 from mfh.harness.specs import ArchSpec
+from mfh.harness.teacher import teacher_command, teacher_config
 from mfh.harness.train import distillation_loss
 from mfh.method import HashingSpec, LayerSpec
 from mfh.method.baselines import (
@@ -151,3 +153,23 @@ def test_the_baselines_layout_sweeps_the_teacher_first_and_composes_its_rows(tmp
         cfg = compose_config([f"hydra.searchpath=[file://{folder}]", f"+row=r{k}",
                               *layout.common, "dataset=mnist5k"])
         assert signature(to_dict(cfg)) == signature(row.configs["mnist5k"]), row.label
+
+
+def test_a_tuned_student_names_its_teachers_optimiser_and_older_records_keep_their_signature():
+    base = ["model=equal_nn", "+distill=dk", "optim.lr=0.05"]
+    student = to_dict(compose_config(base))
+    assert student["distill"]["teacher_optim"] is None
+    old = copy.deepcopy(student)
+    del old["distill"]["teacher_optim"]   # a record made before the key
+    assert signature(old) == signature(student)
+    assert teacher_config(student)["optim"]["lr"] == 0.05
+    tuned = to_dict(compose_config([*base, "distill.teacher_optim={lr: 0.02, momentum: 0.5}"]))
+    assert signature(tuned) != signature(student)
+    teacher = teacher_config(tuned)
+    dense = to_dict(compose_config(["model=dense", "optim.lr=0.02", "optim.momentum=0.5"]))
+    assert signature(teacher) == signature(dense)
+    command = teacher_command(["model=equal_nn", "+distill=dk", "+recipe=r", "seed=3"], 3,
+                              {"lr": 0.02, "momentum": 0.5})
+    assert command == "python run.py model=dense optim.lr=0.02 optim.momentum=0.5 seed=3"
+    with pytest.raises(ConfigError, match="teacher_optim"):
+        validate(compose_config([*base, "distill.teacher_optim={rate: 0.1}"]))

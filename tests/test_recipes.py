@@ -15,7 +15,7 @@ from test_tables import load_script, search_folder
 from mfh.harness import recipes, sweep
 from mfh.harness.config import compose_config, to_dict
 from mfh.harness.recipes import recipe_path, write_recipe
-from mfh.harness.records import record_path, signature, write_record
+from mfh.harness.records import read_record, record_path, signature, write_record
 from mfh.harness.tuning import Trial, Tuning
 from mfh.report.tables import (
     LabelCollision,
@@ -204,3 +204,31 @@ def test_a_row_runs_on_the_columns_it_names(tmp_path, prefix):
     bad.write_text(path.read_text().replace("datasets: [fashion_basic]}", "datasets: [rot]}"))
     with pytest.raises(LayoutError, match="row a names datasets that are not columns: rot"):
         load_layout(bad)
+
+
+def test_a_dark_knowledge_recipe_is_tuned_against_the_dense_recipes_teacher(tmp_path, prefix,
+                                                                           capsys):
+    layout_file = tmp_path / "dk.yaml"
+    layout_file.write_text(
+        "caption: c\nseeds: [0]\ndatasets: [mnist5k]\n"
+        f"common: [{', '.join(COMMON)}]\nrecipe: '{prefix}_{{dataset}}_{{model}}'\n"
+        "tuning: {seeds: [100], n_trials: 2, n_startup_trials: 1}\n"
+        "rows:\n  - {id: d, overrides: [model=dense]}\n"
+        "  - {id: k, overrides: [model=equal_nn, +distill=dk]}\n")
+    layout = load_layout(layout_file)
+    assert layout_families(layout) == ["dense", "equal_nn_dk"]
+    args = ["--layout", str(layout_file), "--results-dir", str(tmp_path / "r"), "logger=none"]
+    # tuning without checkpoints: the dense study still saves its own (the DK trials' teachers)
+    assert load_script("tune").main(["--dataset", "mnist5k", *args, "checkpoint=false"]) == 0
+    assert load_script("table1").main([*args, "checkpoint=false"]) == 1   # teachers need theirs
+    assert "checkpoint=false: the +DK rows read" in capsys.readouterr().err
+    assert load_script("table1").main(args) == 0
+    dense = recipes.recipe_values(f"{prefix}_mnist5k_dense")
+    student = recipes.recipe_values(f"{prefix}_mnist5k_equal_nn_dk")
+    assert {"optim.lr", "optim.momentum", "distill.temperature", "distill.weight"} <= set(student)
+    assert student["distill.teacher_optim.lr"] == dense["optim.lr"]
+    assert student["distill.teacher_optim.momentum"] == dense["optim.momentum"]
+    rows = {r.label: r for r in resolve_rows(layout)}
+    teacher = record_path(tmp_path / "r", rows["dense"].configs["mnist5k"], 0)
+    dk = read_record(record_path(tmp_path / "r", rows["NN+DK"].configs["mnist5k"], 0))
+    assert dk["status"] == "ok" and dk["teacher"]["record"] == str(teacher)

@@ -193,9 +193,16 @@ def _distill(distill: dict | None, hashing: HashingSpec) -> DistillSpec | None:
         return None
     if hashing.model == "dense":
         raise ConfigError("distill is for a compressed student; model=dense is the teacher")
+    teacher_optim = distill.get("teacher_optim")
+    if teacher_optim is not None:
+        known = set(OptimSpec.__dataclass_fields__)
+        if not isinstance(teacher_optim, dict) or not set(teacher_optim) <= known:
+            raise ConfigError(f"distill.teacher_optim={teacher_optim!r} must map optim keys "
+                              f"({', '.join(sorted(known))}) to values")
+        teacher_optim = dict(teacher_optim)
     return DistillSpec(
         temperature=_number("distill.temperature", distill["temperature"], 0, low_open=True),
-        weight=_number("distill.weight", distill["weight"], 0, 1))
+        weight=_number("distill.weight", distill["weight"], 0, 1), teacher_optim=teacher_optim)
 
 
 def _threads(config: dict) -> int | None:

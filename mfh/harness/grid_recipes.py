@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mfh.harness.config import compose_config
+from mfh.harness.families import family_of
 from mfh.harness.recipes import recipe_path, recipe_values, write_recipe
 from mfh.harness.tuning import best, tune
 from mfh.report.grid import GridExperiment, Point, points, recipe_of
@@ -70,7 +71,7 @@ def tune_grid(exp: GridExperiment, results_dir: Path, extra: list[str],
             failed.append(f"{progress} (no recipe {study.start})")
             continue
         budget = (*exp.common, *study.point.overrides)
-        family = compose_config(list(budget)).model.name
+        family = family_of(compose_config(list(budget)))
         trials = tune(family, study.dataset, budget, t, results_dir, tuple(extra),
                       start=recipe_values(study.start) if study.start else None)
         try:

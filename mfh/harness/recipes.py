@@ -37,13 +37,15 @@ def recipe_values(name: str) -> dict[str, float]:
 
 def write_recipe(name: str, family: str, dataset: str, trials: list[Trial], tuning: Tuning,
                  budget: tuple[str, ...], what: str | None = None,
-                 by: str = "scripts/tune.py", note: str = "") -> Path:
+                 by: str = "scripts/tune.py", note: str = "",
+                 fixed: dict | None = None) -> Path:
     """Write `conf/recipe/<name>.yaml` from the best of `trials`; return its path. `what` was
     tuned (default `model=<family> on <dataset>`), `by` which script; `note`: one more header
-    line (e.g. where trial 1 came from)."""
+    line (e.g. where trial 1 came from); `fixed`: values by dotted key that every trial had
+    (e.g. a dark-knowledge student's `distill.teacher_optim`)."""
     chosen = best(trials)
     recipe: dict = {}
-    for key, value in chosen.params.items():
+    for key, value in {**(fixed or {}), **chosen.params}.items():
         set_dotted(recipe, key, value)
     pruned = sum(t.state == "pruned" for t in trials)
     ranked = sorted((t for t in trials if t.value is not None), key=lambda t: t.value)

@@ -68,6 +68,8 @@ def effective_config(config: dict, drop: Iterable[str] = ()) -> dict:
     kept = copy.deepcopy({k: v for k, v in config.items() if k not in NON_RESULT_KEYS
                           and not (k in NEUTRAL and v == NEUTRAL[k])})
     dotted = [*unread_keys(config), *(f"dataset.{k}" for k in NON_RESULT_DATASET_KEYS), *drop]
+    if (config.get("distill") or {}).get("teacher_optim") is None:   # the teacher's as before
+        dotted.append("distill.teacher_optim")
     for key in dotted:
         *parents, leaf = key.split(".")
         node = kept

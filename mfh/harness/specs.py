@@ -73,10 +73,13 @@ class LoggerSpec:
 @dataclass(frozen=True)
 class DistillSpec:
     """Dark knowledge (Hinton et al. 2015): train on the dense teacher's outputs softened by
-    `temperature`, the soft-target loss weighted `weight` and the labels' 1 - `weight`."""
+    `temperature`, the soft-target loss weighted `weight` and the labels' 1 - `weight`.
+    `teacher_optim`: the optim keys in which the teacher's config differs from the student's
+    (None: none; mfh/harness/teacher.py)."""
 
     temperature: float = 4.0
     weight: float = 0.9
+    teacher_optim: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)

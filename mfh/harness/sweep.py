@@ -23,7 +23,8 @@ from pathlib import Path
 import yaml
 
 from mfh.harness.config import CONF_DIR, set_dotted
-from mfh.harness.recipes import recipe_path, write_recipe
+from mfh.harness.families import is_dk
+from mfh.harness.recipes import recipe_path, recipe_values, write_recipe
 from mfh.harness.signature import NON_RESULT_KEYS
 from mfh.harness.tuning import best, tune
 from mfh.report.tables import (
@@ -139,10 +140,16 @@ def tune_recipes(layout: Layout, results_dir: Path, extra: list[str],
                  only_missing: bool = False, dry_run: bool = False) -> list[str]:
     """Tune the recipe of every (column in `datasets`, family; default: the layout's
     families) and write it (`only_missing`: those without a recipe file); return the studies
-    that found no complete trial. Trials resume like any run (mfh.harness.tuning)."""
+    that found no complete trial. Trials resume like any run (mfh.harness.tuning).
+
+    A dark-knowledge family (`<model>_dk`) is tuned after the column's dense recipe: its
+    students' teacher is the dense run at that recipe (`distill.teacher_optim`, kept in the
+    student's recipe), which is the dense study's chosen trial at each tuning seed, so the
+    dense study then saves its checkpoints."""
     failed = []
     for dataset in datasets:
-        for family in families or layout_families(layout, dataset):
+        column = layout_families(layout, dataset)
+        for family in families or column:
             name = recipe_name(layout, dataset, family)
             if only_missing and recipe_path(name).exists():
                 continue
@@ -152,13 +159,28 @@ def tune_recipes(layout: Layout, results_dir: Path, extra: list[str],
             print(progress, flush=True)
             if dry_run:
                 continue
-            trials = tune(family, dataset, layout.common, t, results_dir, tuple(extra))
+            fixed, more = {}, []
+            if family == "dense" and any(is_dk(f) for f in column):
+                more = ["checkpoint=true"]   # the teachers of the column's DK studies
+            if is_dk(family):
+                teacher = recipe_name(layout, dataset, "dense")
+                if not recipe_path(teacher).exists():
+                    failed.append(f"{progress} (its teacher's recipe {teacher} comes first: "
+                                  "a dense row on the column)")
+                    continue
+                optim = {k.removeprefix("optim."): v for k, v in recipe_values(teacher).items()
+                         if k.startswith("optim.")}
+                fixed = {"distill.teacher_optim": optim}
+                more = ["distill.teacher_optim={"
+                        + ",".join(f"{k}:{v!r}" for k, v in optim.items()) + "}"]
+            trials = tune(family, dataset, layout.common, t, results_dir,
+                          (*extra, *more))
             try:
                 chosen = best(trials)
             except LookupError:
                 failed.append(progress)
                 continue
-            path = write_recipe(name, family, dataset, trials, t, layout.common)
+            path = write_recipe(name, family, dataset, trials, t, layout.common, fixed=fixed)
             print(f"wrote {path}: trial {chosen.number + 1}, mean validation error "
                   f"{chosen.value:.2f}% ({sum(x.state == 'pruned' for x in trials)} of "
                   f"{len(trials)} trials pruned)", flush=True)

@@ -1,7 +1,9 @@
 """The dense teacher of a dark-knowledge run (`+distill=dk`): found through its record.
 
 The teacher of a student configuration and seed is the run of the same configuration with
-`model=dense` and no distillation, at the same seed, in the same results folder: its record
+`model=dense` and no distillation (and the optimiser keys of `distill.teacher_optim`, when a
+tuned student and its teacher have different recipes), at the same seed, in the same results
+folder: its record
 names its compressed checkpoint, whose logits on the training split become the soft targets.
 When the record, or its checkpoint, does not exist, `TeacherMissing` says the command that
 trains it (the runner stops with exit code 2).
@@ -29,19 +31,25 @@ class TeacherMissing(ConfigError):
 
 
 def teacher_config(config: dict) -> dict:
-    """The student's configuration with the dense model and without distillation."""
+    """The student's configuration with the dense model, without distillation, and with the
+    optim keys of `distill.teacher_optim`."""
     teacher = copy.deepcopy(config)
+    teacher["optim"].update((config.get("distill") or {}).get("teacher_optim") or {})
     teacher["model"], teacher["distill"] = {"name": "dense"}, None
     return teacher
 
 
-def teacher_command(overrides: list[str], seed: int) -> str:
+def teacher_command(overrides: list[str], seed: int,
+                    teacher_optim: dict[str, float] | None = None) -> str:
     """`python run.py ...`: the student's command-line overrides with model=dense instead
-    (and the checkpoint the student reads)."""
+    and `teacher_optim` as optim values in place of the student's recipe (and the checkpoint
+    the student reads)."""
+    dropped = (*STUDENT_KEYS, "recipe") if teacher_optim else STUDENT_KEYS
     kept = [o for o in overrides
-            if o.lstrip("+~").split("=")[0].split(".")[0].split("/")[0] not in STUDENT_KEYS
+            if o.lstrip("+~").split("=")[0].split(".")[0].split("/")[0] not in dropped
             and not o.startswith("seed=")]
-    return " ".join(["python run.py model=dense", *kept, f"seed={seed}"])
+    optim = [f"optim.{k}={v!r}" for k, v in (teacher_optim or {}).items()]
+    return " ".join(["python run.py model=dense", *kept, *optim, f"seed={seed}"])
 
 
 def load_teacher(spec: RunSpec, train: Split, overrides: list[str]) -> tuple[Teacher, dict]:
@@ -50,7 +58,7 @@ def load_teacher(spec: RunSpec, train: Split, overrides: list[str]) -> tuple[Tea
     if spec.distill is None:
         raise ValueError(f"{spec.label} is not a dark-knowledge run")
     path = record_path(spec.results_dir, teacher_config(spec.config), spec.seed)
-    command = teacher_command(overrides, spec.seed)
+    command = teacher_command(overrides, spec.seed, spec.distill.teacher_optim)
     try:
         record = read_record(path) if path.exists() else None
     except CorruptRecord:

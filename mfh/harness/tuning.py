@@ -29,6 +29,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from mfh.harness.config import CONF_DIR, compose_config, validate
+from mfh.harness.families import family_overrides
 from mfh.harness.records import read_record, record_path
 from mfh.harness.runner import Pruned, Watch, existing_ok, run
 from mfh.harness.train import EpochLog
@@ -106,7 +107,7 @@ def search_space(family: str) -> dict[str, optuna.distributions.FloatDistributio
 def base_overrides(family: str, dataset: str, common: tuple[str, ...],
                    results_dir: Path) -> list[str]:
     """The overrides every trial seed of (family, dataset) shares."""
-    return [f"model={family}", *common, f"dataset={dataset}",
+    return [*family_overrides(family), *common, f"dataset={dataset}",
             f"results_dir={Path(results_dir) / 'tuning'}"]
 
 

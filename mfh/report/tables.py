@@ -38,6 +38,7 @@ import pandas as pd
 import yaml
 
 from mfh.harness.config import compose_config, validate
+from mfh.harness.families import family_of
 from mfh.harness.health import health_status
 from mfh.harness.recipes import recipe_path
 from mfh.harness.records import records_at
@@ -377,9 +378,9 @@ def row_datasets(layout: Layout, row: LayoutRow) -> tuple[str, ...]:
 
 
 def layout_families(layout: Layout, dataset: str | None = None) -> list[str]:
-    """The model families (`model.name`) of the layout's rows (those on column `dataset`, if
+    """The model families (mfh.harness.families) of the layout's rows (those on column `dataset`, if
     given), in order of first appearance."""
-    families = [compose_config([*layout.common, *row.overrides]).model.name
+    families = [family_of(compose_config([*layout.common, *row.overrides]))
                 for row in layout.rows
                 if dataset is None or dataset in row_datasets(layout, row)]
     return list(dict.fromkeys(families))
@@ -407,7 +408,7 @@ def _row_overrides(layout: Layout, row: LayoutRow, dataset: str) -> tuple[str, .
     overrides = (*row.overrides, f"dataset={dataset}")
     if not layout.recipe:
         return overrides
-    family = compose_config([*layout.common, *overrides]).model.name
+    family = family_of(compose_config([*layout.common, *overrides]))
     name = recipe_name(layout, dataset, family)
     if not recipe_path(name).exists():
         raise MissingRecipe(layout, dataset, family, name)
