@@ -218,8 +218,11 @@ def test_a_dark_knowledge_recipe_is_tuned_against_the_dense_recipes_teacher(tmp_
     layout = load_layout(layout_file)
     assert layout_families(layout) == ["dense", "equal_nn_dk"]
     args = ["--layout", str(layout_file), "--results-dir", str(tmp_path / "r"), "logger=none"]
-    # tuning without checkpoints: the dense study still saves its own (the DK trials' teachers)
+    # tuning without checkpoints: the DK trials' teachers still save theirs
     assert load_script("tune").main(["--dataset", "mnist5k", *args, "checkpoint=false"]) == 0
+    trials = [read_record(p) for p in (tmp_path / "r" / "tuning_dk").glob("runs/*/seed=100.json")]
+    assert sorted(r["label"] for r in trials) == ["NN+DK", "NN+DK", "dense"]
+    assert [r["checkpoint"] is not None for r in trials if r["label"] == "dense"] == [True]
     assert load_script("table1").main([*args, "checkpoint=false"]) == 1   # teachers need theirs
     assert "checkpoint=false: the +DK rows read" in capsys.readouterr().err
     assert load_script("table1").main(args) == 0

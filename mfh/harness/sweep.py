@@ -22,11 +22,12 @@ from pathlib import Path
 
 import yaml
 
-from mfh.harness.config import CONF_DIR, set_dotted
-from mfh.harness.families import is_dk
+from mfh.harness.config import CONF_DIR, compose_config, set_dotted
+from mfh.harness.families import family_overrides, is_dk
 from mfh.harness.recipes import recipe_path, recipe_values, write_recipe
+from mfh.harness.runner import run
 from mfh.harness.signature import NON_RESULT_KEYS
-from mfh.harness.tuning import best, tune
+from mfh.harness.tuning import Tuning, best, trial_config, tune
 from mfh.report.tables import (
     Layout,
     distinct_configs,
@@ -144,8 +145,8 @@ def tune_recipes(layout: Layout, results_dir: Path, extra: list[str],
 
     A dark-knowledge family (`<model>_dk`) is tuned after the column's dense recipe: its
     students' teacher is the dense run at that recipe (`distill.teacher_optim`, kept in the
-    student's recipe), which is the dense study's chosen trial at each tuning seed, so the
-    dense study then saves its checkpoints."""
+    student's recipe), trained with its checkpoint on each tuning seed in the DK studies' own
+    folder, `<results_dir>/tuning_dk`."""
     failed = []
     for dataset in datasets:
         column = layout_families(layout, dataset)
@@ -159,9 +160,7 @@ def tune_recipes(layout: Layout, results_dir: Path, extra: list[str],
             print(progress, flush=True)
             if dry_run:
                 continue
-            fixed, more = {}, []
-            if family == "dense" and any(is_dk(f) for f in column):
-                more = ["checkpoint=true"]   # the teachers of the column's DK studies
+            fixed, more, folder = {}, [], "tuning"
             if is_dk(family):
                 teacher = recipe_name(layout, dataset, "dense")
                 if not recipe_path(teacher).exists():
@@ -173,8 +172,10 @@ def tune_recipes(layout: Layout, results_dir: Path, extra: list[str],
                 fixed = {"distill.teacher_optim": optim}
                 more = ["distill.teacher_optim={"
                         + ",".join(f"{k}:{v!r}" for k, v in optim.items()) + "}"]
+                folder = "tuning_dk"
+                train_teachers(teacher, dataset, layout.common, t, results_dir / folder, extra)
             trials = tune(family, dataset, layout.common, t, results_dir,
-                          (*extra, *more))
+                          (*extra, *more), folder=folder)
             try:
                 chosen = best(trials)
             except LookupError:
@@ -185,3 +186,13 @@ def tune_recipes(layout: Layout, results_dir: Path, extra: list[str],
                   f"{chosen.value:.2f}% ({sum(x.state == 'pruned' for x in trials)} of "
                   f"{len(trials)} trials pruned)", flush=True)
     return failed
+
+
+def train_teachers(recipe: str, dataset: str, common: tuple[str, ...], tuning: Tuning,
+                   results_dir: Path, extra: list[str]) -> None:
+    """Train (with its checkpoint; skipped where its record exists) the dense run at `recipe`
+    on every tuning seed in `results_dir`, where a dark-knowledge study's students find it."""
+    base = compose_config([*family_overrides("dense"), *common, f"dataset={dataset}",
+                           f"results_dir={results_dir}", *extra, "checkpoint=true"])
+    for seed in tuning.seeds:
+        run(trial_config(base, recipe_values(recipe), seed), f"teacher ({recipe})")

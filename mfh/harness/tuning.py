@@ -105,10 +105,11 @@ def search_space(family: str) -> dict[str, optuna.distributions.FloatDistributio
 
 
 def base_overrides(family: str, dataset: str, common: tuple[str, ...],
-                   results_dir: Path) -> list[str]:
-    """The overrides every trial seed of (family, dataset) shares."""
+                   results_dir: Path, folder: str = "tuning") -> list[str]:
+    """The overrides every trial seed of (family, dataset) shares (records in
+    `<results_dir>/<folder>`)."""
     return [*family_overrides(family), *common, f"dataset={dataset}",
-            f"results_dir={Path(results_dir) / 'tuning'}"]
+            f"results_dir={Path(results_dir) / folder}"]
 
 
 def trial_config(base: DictConfig, params: dict[str, float], seed: int) -> DictConfig:
@@ -152,14 +153,15 @@ def seed_error(cfg: DictConfig, watch: Watch | None = None, progress: str = "") 
 
 def tune(family: str, dataset: str, common: tuple[str, ...], tuning: Tuning,
          results_dir: Path, extra: tuple[str, ...] = (),
-         start: dict[str, float] | None = None) -> list[Trial]:
+         start: dict[str, float] | None = None, folder: str = "tuning") -> list[Trial]:
     """Run (or read back) the study of (family, dataset); return its trials in order.
     `start`: the values of trial 1 (e.g. a recipe tuned elsewhere, so that the study's best
     is at least as good as it on this study's validation error); the sampler proposes the
-    rest."""
+    rest. Trial records go to `<results_dir>/<folder>`."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = search_space(family)
-    base = compose_config([*base_overrides(family, dataset, common, results_dir), *extra])
+    base = compose_config([*base_overrides(family, dataset, common, results_dir, folder),
+                           *extra])
     study = optuna.create_study(
         direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=tuning.sampler_seed,
