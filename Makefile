@@ -47,7 +47,8 @@ table1: setup
 	$(PY) scripts/table1.py --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER)) $(if $(DEVICE),device=$(DEVICE))
 
 # HashedNets' baselines (NN, LRD, RER, +DK) beside HashedNets, U4-G3 and dense:
-# results/tables/baselines.{md,csv,tex} and baselines_claims.{md,csv} (resumable).
+# results/tables/baselines.{md,csv,tex} and baselines_claims.{md,csv}; first tunes the recipes it
+# misses, DK's temperature and weight among them (resumable).
 baselines: setup
 	$(PY) scripts/table1.py --layout experiments/baselines.yaml --results-dir $(RESULTS_DIR) $(if $(LOGGER),logger=$(LOGGER))
 

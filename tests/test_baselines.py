@@ -28,7 +28,7 @@ from mfh.method.baselines import (
     lrd_ranks,
     rer_counts,
 )
-from mfh.report.tables import load_layout, resolve_rows
+from mfh.report.tables import layout_families, load_layout, resolve_rows
 
 ARCHS = {"mlp3": ArchSpec("mlp3", (1000,)), "mlp5": ArchSpec("mlp5", (100, 100, 100)),
          "cnn": ArchSpec("cnn", (1000,), conv=((64, 5, 2), (128, 5, 2)))}
@@ -143,7 +143,11 @@ def _record(results, label: str) -> str:
 
 
 def test_the_baselines_layout_sweeps_the_teacher_first_and_composes_its_rows(tmp_path):
-    layout = load_layout(ROOT / "experiments" / "baselines.yaml")
+    tuned = load_layout(ROOT / "experiments" / "baselines.yaml")
+    assert layout_families(tuned) == ["dense", "equal_nn", "equal_nn_dk", "lrd", "rer",
+                                      "hashednets", "hashednets_dk", "mfh"]
+    layout = load_layout(ROOT / "results" / "archive" / "baselines_fixed_recipe" /
+                         "baselines.yaml")   # one recipe: its rows resolve without tuning
     resolved = resolve_rows(layout)
     assert [r.label for r in resolved] == ["dense", "NN", "NN+DK", "LRD", "RER", "HashedNets",
                                            "HashedNets+DK", "U4-G3"]
