@@ -34,7 +34,7 @@ from mfh.harness.sweep import (  # noqa: E402
     ROOT,
     check_pass_through,
     run_sweeps,
-    sweep_command,
+    sweep_commands,
     tune_recipes,
 )
 from mfh.report import decide  # noqa: E402
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run and any(m.dataset in datasets for m in missing_recipes(layout)):
             print("(the table's sweep follows once these recipes are written)")
             return 0
-        commands = [sweep_command(layout, results_dir, args.overrides, datasets)]
+        commands = sweep_commands(layout, results_dir, args.overrides, datasets)
     except ValueError as e:
         print(f"table1: {e}", file=sys.stderr)
         return 1

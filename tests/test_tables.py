@@ -331,6 +331,28 @@ def test_a_layout_sweep_writes_the_records_its_rows_name(tmp_path):
         ("dense", 2), ("U2-G3-D", 2)}
 
 
+def test_rows_with_seeds_of_their_own_run_and_show_them_and_pair_on_shared_seeds(tmp_path):
+    layout_file = tmp_path / "more.yaml"
+    layout_file.write_text(
+        "caption: more\nseeds: [0, 1]\ndatasets: [mnist5k]\n"
+        "common: [epochs=1, train_limit=100]\nrows:\n"
+        "  - {id: a, reference: HashedNets, overrides: [model=dense], seeds: [0, 1, 2, 3]}\n"
+        "  - {id: b, overrides: [model=hashednets]}\n")
+    layout = load_layout(layout_file)
+    commands = sweep.sweep_commands(layout, tmp_path / "r", [])
+    assert [c[0] for c in commands] == ["more: 2 configurations x 1 datasets x 2 seeds = 4 jobs",
+                                        "more: 1 configurations x 1 datasets x 2 seeds = 2 jobs"]
+    assert "seed=2,3" in commands[1][1] and "+row=r1" in commands[1][1]
+    assert load_script("table1").main(["--layout", str(layout_file), "--results-dir",
+                                       str(tmp_path / "r"), "logger=none",
+                                       "checkpoint=false"]) == 0
+    table = layout_table(layout, tmp_path / "r")
+    assert table.cells[("dense", "mnist5k")].n == 4
+    assert table.cells[("HashedNets", "mnist5k")].n == 2
+    assert table.paired[("a", "mnist5k")].result.n == 2   # paired on the seeds both have
+    assert table.caption == "more Rows a: 4 seeds (0-3)."
+
+
 def test_table1_pass_through_accepts_only_non_result_keys():
     sweep.check_pass_through(["logger=none", "device=cuda", "hydra/launcher=basic"])
     for bad in ("epochs=3", "seed=1", "results_dir=x", "logger"):

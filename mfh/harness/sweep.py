@@ -34,6 +34,7 @@ from mfh.report.tables import (
     layout_families,
     recipe_name,
     resolve_rows,
+    row_datasets,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,6 +122,24 @@ def sweep_command(layout: Layout, results_dir: Path, extra: list[str],
         f"{columns} (configuration, dataset) pairs of {len(groups)} configurations on " \
         f"{len(datasets)} datasets"
     return f"{layout.name}: {shape} x {len(layout.seeds)} seeds = {jobs} jobs", argv
+
+
+def sweep_commands(layout: Layout, results_dir: Path, extra: list[str],
+                   datasets: tuple[str, ...] = ()) -> list[tuple[str, list[str]]]:
+    """The layout's sweep at its seeds, then one sweep per set of rows with seeds of their
+    own (`seeds:` in a row) over those of their seeds the first one does not run."""
+    datasets = datasets or layout.datasets
+    commands = [sweep_command(layout, results_dir, extra, datasets)]
+    groups: dict[tuple[int, ...], list] = {}
+    for row in layout.rows:
+        more = tuple(s for s in row.seeds if s not in layout.seeds)
+        if more and any(d in datasets for d in row_datasets(layout, row)):
+            groups.setdefault(more, []).append(row)
+    for seeds, rows in groups.items():
+        part = replace(layout, rows=tuple(rows), seeds=seeds)
+        columns = tuple(d for d in datasets if any(d in row_datasets(part, r) for r in rows))
+        commands.append(sweep_command(part, results_dir, extra, columns))
+    return commands
 
 
 def run_sweeps(commands: list[tuple[str, list[str]]], dry_run: bool = False) -> list[str]:

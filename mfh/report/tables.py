@@ -113,14 +113,16 @@ class Table:
 
 @dataclass(frozen=True)
 class LayoutRow:
-    """One row of a layout file: its id, e.g. "(1.3)", a short text, its Hydra overrides and
-    the columns it runs on (`datasets`; empty: every column)."""
+    """One row of a layout file: its id, e.g. "(1.3)", a short text, its Hydra overrides,
+    the columns it runs on (`datasets`; empty: every column) and its seeds (`seeds`; empty:
+    the layout's; e.g. more for a claim's primary rows)."""
 
     id: str
     text: str
     overrides: tuple[str, ...]
     reference: str = ""
     datasets: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -321,7 +323,8 @@ def load_layout(path: str | Path) -> Layout:
         raise LayoutError(f"{path}: missing keys {', '.join(missing)}")
     try:
         rows = tuple(LayoutRow(str(r["id"]), str(r.get("text", "")), tuple(r["overrides"]),
-                               str(r.get("reference", "")), tuple(r.get("datasets", ())))
+                               str(r.get("reference", "")), tuple(r.get("datasets", ())),
+                               tuple(int(s) for s in r.get("seeds", ())))
                      for r in data["rows"])
     except (KeyError, TypeError) as e:
         raise LayoutError(f"{path}: every row needs an id and a list of overrides") from e
@@ -352,9 +355,23 @@ def layout_caption(layout: Layout) -> str:
     """The caption with {cfg} (composed `common`), {seeds}, {n_seeds}, {datasets} and
     {tuning} filled in."""
     cfg = compose_config(list(layout.common))
-    return layout.caption.format(cfg=cfg, seeds=", ".join(map(str, layout.seeds)),
-                                 n_seeds=len(layout.seeds), datasets=", ".join(layout.datasets),
-                                 tuning=layout.tuning)
+    caption = layout.caption.format(cfg=cfg, seeds=", ".join(map(str, layout.seeds)),
+                                    n_seeds=len(layout.seeds), datasets=", ".join(layout.datasets),
+                                    tuning=layout.tuning)
+    more = {}
+    for row in layout.rows:
+        if row.seeds:
+            more.setdefault(row.seeds, []).append(row.id)
+    for seeds, ids in more.items():
+        caption += (f" Rows {', '.join(ids)}: {len(seeds)} seeds ({seeds[0]}-{seeds[-1]})."
+                    if list(seeds) == list(range(seeds[0], seeds[-1] + 1)) else
+                    f" Rows {', '.join(ids)}: {len(seeds)} seeds ({', '.join(map(str, seeds))}).")
+    return caption
+
+
+def row_seeds(layout: Layout, row: LayoutRow) -> tuple[int, ...]:
+    """The seeds `row` runs: its own, else the layout's."""
+    return row.seeds or layout.seeds
 
 
 class MissingRecipe(LayoutError):
@@ -450,13 +467,17 @@ def distinct_configs(resolved: list[RowConfig]) -> list[list[RowConfig]]:
 
 def layout_entries(layout: Layout, resolved: list[RowConfig], results_dir: str | Path,
                    unreadable: list[Path] | None = None) -> list[Entry]:
-    """(label, dataset, record) of every record of the layout's configurations and seeds.
+    """(label, dataset, record) of every record of the layout's configurations, each at the
+    seeds of its rows.
 
     An unreadable record raises CorruptRecord, or is appended to `unreadable` when given."""
-    return [(group[0].label, dataset, record)
-            for group in distinct_configs(resolved)
-            for dataset, config in group[0].configs.items()
-            for record in records_at(results_dir, config, layout.seeds, unreadable)]
+    out = []
+    for group in distinct_configs(resolved):
+        seeds = sorted(set().union(*(row_seeds(layout, r.row) for r in group)))
+        out += [(group[0].label, dataset, record)
+                for dataset, config in group[0].configs.items()
+                for record in records_at(results_dir, config, seeds, unreadable)]
+    return out
 
 
 def layout_table(layout: Layout, results_dir: str | Path,
