@@ -177,3 +177,24 @@ def test_a_tuned_student_names_its_teachers_optimiser_and_older_records_keep_the
     assert command == "python run.py model=dense optim.lr=0.02 optim.momentum=0.5 seed=3"
     with pytest.raises(ConfigError, match="teacher_optim"):
         validate(compose_config([*base, "distill.teacher_optim={rate: 0.1}"]))
+
+
+def test_a_teacher_without_its_checkpoint_is_trained_again_and_must_match_its_record(tmp_path,
+                                                                                      quick):
+    common = [*quick, f"results_dir={tmp_path}"]
+    run_py("model=dense", *common, "checkpoint=false")   # e.g. one of Table 1's dense records
+    teacher = next(tmp_path.glob("runs/*/seed=0.json"))
+    before = teacher.read_text()
+    student = run_py("model=equal_nn", "+distill=dk", *common, "checkpoint=false")
+    assert "no checkpoint on disk; training it again" in student.stdout
+    assert teacher.read_text() == before   # the committed record is left as it was
+    kept = tmp_path / "checkpoints" / teacher.parent.name / "seed=0.pt"
+    assert kept.exists()
+    record = json.loads(_record(tmp_path, "NN+DK"))
+    assert record["status"] == "ok" and record["teacher"]["checkpoint"] == str(kept)
+    changed = json.loads(before)
+    changed["metrics"]["test_error"] += 1.0   # a record the rerun cannot reproduce
+    teacher.write_text(json.dumps(changed))
+    kept.unlink()
+    proc = run_py("model=hashednets", "+distill=dk", *common, "checkpoint=false", check=False)
+    assert proc.returncode == 2 and "did not give its record's errors" in proc.stderr

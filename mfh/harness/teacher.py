@@ -5,14 +5,20 @@ The teacher of a student configuration and seed is the run of the same configura
 tuned student and its teacher have different recipes), at the same seed, in the same results
 folder: its record
 names its compressed checkpoint, whose logits on the training split become the soft targets.
-When the record, or its checkpoint, does not exist, `TeacherMissing` says the command that
-trains it (the runner stops with exit code 2).
+When the record does not exist, `TeacherMissing` says the command that trains it (the runner
+stops with exit code 2). When the record exists without its checkpoint (a run made with
+checkpoint=false, or a checkpoint not committed), the teacher is trained again from its
+record's config and seed; if that gives the record's errors exactly (same numerics: the same
+numbers), its checkpoint is kept where the run would have written it, else TeacherMissing.
 """
 
 from __future__ import annotations
 
 import copy
+import tempfile
 from pathlib import Path
+
+from omegaconf import OmegaConf
 
 from mfh.data import Split
 from mfh.harness.checkpoint import load_checkpoint
@@ -68,10 +74,36 @@ def load_teacher(spec: RunSpec, train: Split, overrides: list[str]) -> tuple[Tea
                              f"which does not exist; train it first: {command}")
     checkpoint = (record.get("checkpoint") or {}).get("path")
     if checkpoint is None or not Path(checkpoint).exists():
-        raise TeacherMissing(f"{spec.label} seed={spec.seed}: the dense teacher {path} has no "
-                             f"checkpoint file ({checkpoint}); delete the record and rerun "
-                             f"{command} checkpoint=true")
+        checkpoint = rebuild_checkpoint(record, Path(spec.results_dir), command)
     logits = logits_of(load_checkpoint(checkpoint).to(train.x.device), train.x)
     about = {"record": str(path), "checkpoint": checkpoint,
              "test_error": record["metrics"]["test_error"]}
     return Teacher(logits, spec.distill.temperature, spec.distill.weight), about
+
+
+def rebuild_checkpoint(record: dict, results_dir: Path, command: str) -> str:
+    """The checkpoint of the teacher `record` (in `results_dir`), trained again from its config
+    and seed when it is not on disk; TeacherMissing if the rerun's errors differ from the
+    record's."""
+    from mfh.harness.runner import run  # the runner imports this module
+
+    final = results_dir / "checkpoints" / record["signature"] / f"seed={record['seed']}.pt"
+    if final.exists():
+        return str(final)
+    print(f"teacher {record['label']} seed={record['seed']}: no checkpoint on disk; training it "
+          "again from its record", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = OmegaConf.create({**record["config"], "seed": record["seed"], "results_dir": tmp,
+                                "checkpoint": True, "logger": {"name": "none"}})
+        again, _ = run(cfg, "teacher")
+        rerun = read_record(again)
+        keys = ("test_error", "valid_error", "best_epoch")
+        if rerun["status"] != "ok" or any(rerun["metrics"][k] != record["metrics"][k]
+                                          for k in keys):
+            raise TeacherMissing(f"the dense teacher {record['label']} seed={record['seed']} "
+                                 "has no checkpoint and training it again did not give its "
+                                 f"record's errors; delete the record and rerun {command} "
+                                 "checkpoint=true")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        Path(rerun["checkpoint"]["path"]).replace(final)
+    return str(final)
