@@ -188,7 +188,7 @@ SPECS = [HashingSpec(model="hashednets"), HashingSpec(model="hashednets", hash_b
 
 
 @pytest.mark.skipif(native.library() is None, reason="native kernels unavailable")
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.label + str(hash(s) % 1000))
+@pytest.mark.parametrize("spec", SPECS, ids=[f"{s.label}-{k}" for k, s in enumerate(SPECS)])
 def test_native_kernels_equal_the_reference_for_every_spec_accepted(spec):
     """Outputs and every gradient of a two-layer hashed net (float64), native against the
     reference backend: finite and equal for every kind of spec the library accepts."""
