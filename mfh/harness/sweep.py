@@ -168,8 +168,7 @@ def tune_recipes(layout: Layout, results_dir: Path, extra: list[str],
     folder, `<results_dir>/tuning_dk`."""
     failed = []
     for dataset in datasets:
-        column = layout_families(layout, dataset)
-        for family in families or column:
+        for family in families or layout_families(layout, dataset):
             name = recipe_name(layout, dataset, family)
             if only_missing and recipe_path(name).exists():
                 continue
