@@ -16,10 +16,11 @@ def family_of(cfg: DictConfig) -> str:
 
 def family_overrides(family: str) -> list[str]:
     """The overrides that select `family` (`hashednets_dk` -> model=hashednets +distill=dk)."""
-    if family.endswith(DK):
+    if is_dk(family):
         return [f"model={family.removesuffix(DK)}", "+distill=dk"]
     return [f"model={family}"]
 
 
 def is_dk(family: str) -> bool:
+    """Whether `family` is trained by dark knowledge (`hashednets_dk`: yes)."""
     return family.endswith(DK)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from mfh.harness.config import compose_config
 from mfh.harness.families import family_of
-from mfh.harness.recipes import recipe_path, recipe_values, write_recipe
-from mfh.harness.tuning import best, tune
+from mfh.harness.recipes import recipe_path, recipe_values, save_best
+from mfh.harness.tuning import tune
 from mfh.report.grid import GridExperiment, Point, points, recipe_of
 
 
@@ -74,17 +74,11 @@ def tune_grid(exp: GridExperiment, results_dir: Path, extra: list[str],
         family = family_of(compose_config(list(budget)))
         trials = tune(family, study.dataset, budget, t, results_dir, tuple(extra),
                       start=recipe_values(study.start) if study.start else None)
-        try:
-            chosen = best(trials)
-        except LookupError:
-            failed.append(progress)
-            continue
         note = (f"Trial 1 is {study.start} (tuned at x={next(iter(exp.tune_at)):g}), so this "
                 "is the better of the two here." if study.start else "")
-        path = write_recipe(study.name, family, study.dataset, trials, t, budget,
-                            what=study.where, by=f"scripts/figure.py ({exp.name})", note=note)
-        print(f"wrote {path}: trial {chosen.number + 1}, mean validation error "
-              f"{chosen.value:.2f}%", flush=True)
+        if save_best(study.name, family, study.dataset, trials, t, budget, what=study.where,
+                     by=f"scripts/figure.py ({exp.name})", note=note) is None:
+            failed.append(progress)
     return failed
 
 

@@ -71,3 +71,18 @@ def write_recipe(name: str, family: str, dataset: str, trials: list[Trial], tuni
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(header) + "\n" + yaml.safe_dump(recipe, sort_keys=False))
     return path
+
+
+def save_best(name: str, family: str, dataset: str, trials: list[Trial], tuning: Tuning,
+              budget: tuple[str, ...], **header) -> Path | None:
+    """End a study: write its recipe (`write_recipe`, `header` passed on) and print which trial
+    chose it; None, writing nothing, when no trial has a score."""
+    try:
+        chosen = best(trials)
+    except LookupError:
+        return None
+    path = write_recipe(name, family, dataset, trials, tuning, budget, **header)
+    print(f"wrote {path}: trial {chosen.number + 1}, mean validation error {chosen.value:.2f}% "
+          f"({sum(t.state == 'pruned' for t in trials)} of {len(trials)} trials pruned)",
+          flush=True)
+    return path

@@ -24,10 +24,10 @@ import yaml
 
 from mfh.harness.config import CONF_DIR, compose_config, set_dotted
 from mfh.harness.families import family_overrides, is_dk
-from mfh.harness.recipes import recipe_path, recipe_values, write_recipe
+from mfh.harness.recipes import recipe_path, recipe_values, save_best
 from mfh.harness.runner import run
 from mfh.harness.signature import NON_RESULT_KEYS
-from mfh.harness.tuning import Tuning, best, trial_config, tune
+from mfh.harness.tuning import Tuning, trial_config, tune
 from mfh.report.tables import (
     Layout,
     distinct_configs,
@@ -194,15 +194,8 @@ def tune_recipes(layout: Layout, results_dir: Path, extra: list[str],
                 train_teachers(teacher, dataset, layout.common, t, results_dir / folder, extra)
             trials = tune(family, dataset, layout.common, t, results_dir,
                           (*extra, *more), folder=folder)
-            try:
-                chosen = best(trials)
-            except LookupError:
+            if save_best(name, family, dataset, trials, t, layout.common, fixed=fixed) is None:
                 failed.append(progress)
-                continue
-            path = write_recipe(name, family, dataset, trials, t, layout.common, fixed=fixed)
-            print(f"wrote {path}: trial {chosen.number + 1}, mean validation error "
-                  f"{chosen.value:.2f}% ({sum(x.state == 'pruned' for x in trials)} of "
-                  f"{len(trials)} trials pruned)", flush=True)
     return failed
 
 
