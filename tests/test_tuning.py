@@ -6,7 +6,7 @@ import pytest
 from mfh.harness.config import compose_config, validate
 from mfh.harness.records import read_record, record_path
 from mfh.harness.runner import Pruned, state_path
-from mfh.harness.tuning import FAILED, Trial, Tuning, best, search_space, seed_error, tune
+from mfh.harness.tuning import FAILED, Trial, Tuning, _left, best, search_space, seed_error, tune
 
 COMMON = ("arch=mlp3", "epochs=3", "train_limit=200")
 EXTRA = ("logger=none", "checkpoint=false")
@@ -17,7 +17,8 @@ def where(cfg):
     return record_path(spec.results_dir, spec.config, spec.seed)
 
 
-def test_reruns_ask_the_same_trials_read_their_records_and_replay_their_prunes(tmp_path):
+def test_reruns_ask_the_same_trials_read_their_records_and_replay_their_prunes(tmp_path,
+                                                                             capsys):
     tuning = Tuning(seeds=(100, 101), n_trials=5, n_startup_trials=2, pruner_startup=1,
                     warmup=0)
     first = tune("hashednets", "mnist5k", COMMON, tuning, tmp_path / "a", EXTRA)
@@ -34,7 +35,10 @@ def test_reruns_ask_the_same_trials_read_their_records_and_replay_their_prunes(t
     assert {read_record(p)["config"]["data_seed"] for p in records} == {"seed"}
     assert {read_record(p)["seed"] for p in records} == {100, 101}
     stamps = {p: p.stat().st_mtime_ns for p in records}
+    capsys.readouterr()
     again = tune("hashednets", "mnist5k", COMMON, tuning, tmp_path / "a", EXTRA)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "trial" in line]
+    assert "min left" not in " ".join(lines) and lines[-1].endswith("study done")
     assert [(t.params, t.state, t.errors) for t in again] == \
         [(t.params, t.state, t.errors) for t in first]
     assert {p: p.stat().st_mtime_ns for p in records} == stamps   # nothing retrained
@@ -69,6 +73,11 @@ def test_a_diverged_seed_scores_100_and_is_read_not_rerun(tmp_path):
     stamp = where(cfg).stat().st_mtime_ns
     assert read_record(where(cfg))["status"] == "failed"
     assert seed_error(cfg) == FAILED and where(cfg).stat().st_mtime_ns == stamp
+
+
+def test_time_left_is_the_mean_trained_trial_times_the_trials_left():
+    assert _left([60.0, 180.0], 3) == "about 6.0 min left in the study"
+    assert "not measured" in _left([], 3) and _left([60.0], 0) == "study done"
 
 
 def test_the_best_trial_has_the_lowest_mean_and_the_earliest_wins_a_tie():

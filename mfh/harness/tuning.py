@@ -36,6 +36,7 @@ from mfh.harness.train import EpochLog
 
 SPACES = CONF_DIR.parent / "experiments" / "tuning.yaml"
 FAILED = 100.0   # the score of a seed that failed or diverged (% validation error)
+READ_BACK_S = 5.0   # a trial quicker than this was read from its records, not trained
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,9 @@ def tune(family: str, dataset: str, common: tuple[str, ...], tuning: Tuning,
                                                n_warmup_steps=tuning.warmup + 1))
     if start is not None:
         study.enqueue_trial(start)
-    trials, began = [], time.time()
+    trials, spent = [], []   # spent: seconds of each trial that trained (not read back)
     for number in range(tuning.n_trials):
+        began = time.time()
         asked = study.ask(space)
         trial = Trial(number, dict(asked.params))
         where = f"tuning {family} on {dataset}, trial {number + 1}/{tuning.n_trials}"
@@ -186,11 +188,21 @@ def tune(family: str, dataset: str, common: tuple[str, ...], tuning: Tuning,
             study.tell(asked, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(asked, trial.value)
-        left = (time.time() - began) / (number + 1) * (tuning.n_trials - number - 1)
-        print(f"{where}: {describe(trial)}; about {left / 60:.1f} min left in the study",
+        if time.time() - began > READ_BACK_S:
+            spent.append(time.time() - began)
+        print(f"{where}: {describe(trial)}; {_left(spent, tuning.n_trials - number - 1)}",
               flush=True)
         trials.append(trial)
     return trials
+
+
+def _left(spent: list[float], trials_left: int) -> str:
+    """The study's time left, from the mean of the trials this process trained."""
+    if not trials_left:
+        return "study done"
+    if not spent:
+        return "time left not measured yet (the trials so far were read back)"
+    return f"about {sum(spent) / len(spent) * trials_left / 60:.1f} min left in the study"
 
 
 def describe(trial: Trial) -> str:
