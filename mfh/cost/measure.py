@@ -102,6 +102,20 @@ def reconstruction_runner(module: nn.Module) -> Runner | None:
     return run
 
 
+def _timed(calls: list[Callable[[], None]]) -> Runner | None:
+    """A runner that makes every call once and returns the seconds taken (None: no calls)."""
+    if not calls:
+        return None
+
+    def run() -> float:
+        start = time.perf_counter()
+        for call in calls:
+            call()
+        return time.perf_counter() - start
+
+    return run
+
+
 def access_floor_runner(module: nn.Module) -> Runner | None:
     """The random-access floor of `module`'s virtual weights: for every stored set of hash
     codes, one gather and one scatter-add per code (None: dense, naive (no HashPairs), no
@@ -115,16 +129,7 @@ def access_floor_runner(module: nn.Module) -> Runner | None:
                               getattr(source, "dual_space", None))):
             if isinstance(pairs, HashPairs) and pairs.mode == "precomputed":
                 calls += native.access_floor(pairs.codes, space.w)
-    if not calls:
-        return None
-
-    def run() -> float:
-        start = time.perf_counter()
-        for call in calls:
-            call()
-        return time.perf_counter() - start
-
-    return run
+    return _timed(calls)
 
 
 def g_floor_runner(module: nn.Module) -> Runner | None:
@@ -147,16 +152,7 @@ def g_floor_runner(module: nn.Module) -> Runner | None:
         if call is None:
             return None
         calls.append(call)
-    if not calls:
-        return None
-
-    def run() -> float:
-        start = time.perf_counter()
-        for call in calls:
-            call()
-        return time.perf_counter() - start
-
-    return run
+    return _timed(calls)
 
 
 def make_optimizer(module: nn.Module) -> torch.optim.Optimizer:
