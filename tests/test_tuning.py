@@ -1,7 +1,10 @@
 """Robust recipe tuning (mfh/harness/tuning.py): a seeded ask-and-tell Optuna study scored over
 several seeds, each trial seed an ordinary record, pruning that a rerun replays."""
 
+import threading
+
 import pytest
+from filelock import FileLock
 
 from mfh.harness.config import compose_config, validate
 from mfh.harness.records import read_record, record_path
@@ -64,6 +67,27 @@ def test_a_pruned_run_keeps_its_state_and_a_rerun_replays_it_without_training(tm
     assert seen == [1, 2, 1, 2] and state_path(path).stat().st_mtime_ns == stamp
     error = seed_error(cfg, lambda log: seen.append(log.epoch))   # lets it go on: epoch 3
     assert seen[4:] == [1, 2, 3] and error == read_record(path)["metrics"]["valid_error"]
+
+
+def test_a_seed_another_process_is_training_is_waited_for_then_read(tmp_path):
+    cfg = compose_config(["model=hashednets", *COMMON, "seed=3", "data_seed=seed", *EXTRA,
+                          f"results_dir={tmp_path}"])
+    error = seed_error(cfg)
+    path = where(cfg)
+    done = path.read_bytes()
+    path.unlink()
+    lock = FileLock(path.with_suffix(".lock"))   # "another process" trains seed 3
+    lock.acquire()
+    seen, answer = [], []
+    waiter = threading.Thread(target=lambda: answer.append(
+        seed_error(cfg, lambda log: seen.append(log.epoch))))
+    waiter.start()
+    waiter.join(timeout=1.0)
+    assert waiter.is_alive() and not answer   # it waits instead of training or failing
+    path.write_bytes(done)                    # ... which finishes and lets go
+    lock.release()
+    waiter.join(timeout=60)
+    assert answer == [error] and seen == [1, 2, 3] and path.read_bytes() == done
 
 
 def test_a_diverged_seed_scores_100_and_is_read_not_rerun(tmp_path):

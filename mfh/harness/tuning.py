@@ -133,23 +133,36 @@ def _watch(trial: optuna.Trial) -> Watch:
 
 def seed_error(cfg: DictConfig, watch: Watch | None = None, progress: str = "") -> float:
     """Validation error (%) of one trial seed at its best epoch (FAILED if it failed): read
-    from its record if finished (its curve then replayed to `watch`), else trained (`watch`
-    sees each epoch). Raises Pruned when `watch` stops it."""
+    from its record if finished, else trained (`watch` sees each epoch); a seed that another
+    process is training is waited for, then read. `watch` sees the curve of a record read
+    back, as if trained here. Raises Pruned when `watch` stops it."""
     spec = validate(cfg)
     path = record_path(spec.results_dir, spec.config, spec.seed)
-    old = read_record(path) if path.exists() else None
-    diverged = (old is not None and old["status"] == "failed"
-                and "traceback" not in (old["failure"] or {}))
-    if existing_ok(path) or diverged:   # a divergence is deterministic: read, not rerun
-        record = old
-        if watch is not None and record["metrics"]:
-            curves = record["metrics"]["curves"]
-            for epoch, valid in enumerate(curves["valid_error"], 1):
-                watch(EpochLog(epoch, curves["train_loss"][epoch - 1], valid, None, 0, 0, 0))
-    else:
-        run(cfg, progress, watch=watch)
-        record = read_record(path)
+    seen: list[int] = []
+
+    def watching(log: EpochLog) -> None:
+        seen.append(log.epoch)
+        if watch is not None:
+            watch(log)
+
+    if not (existing_ok(path) or _diverged(path)):   # a divergence is deterministic: read
+        waiting = cfg.copy()
+        OmegaConf.update(waiting, "lock_wait", True)
+        run(waiting, progress, watch=watching)
+    record = read_record(path)
+    if watch is not None and not seen and record["metrics"]:
+        curves = record["metrics"]["curves"]
+        for epoch, valid in enumerate(curves["valid_error"], 1):
+            watch(EpochLog(epoch, curves["train_loss"][epoch - 1], valid, None, 0, 0, 0))
     return record["metrics"]["valid_error"] if record["status"] == "ok" else FAILED
+
+
+def _diverged(path: Path) -> bool:
+    """Whether `path` holds the record of a run that diverged (failed without a traceback)."""
+    if not path.exists():
+        return False
+    record = read_record(path)
+    return record["status"] == "failed" and "traceback" not in (record["failure"] or {})
 
 
 def tune(family: str, dataset: str, common: tuple[str, ...], tuning: Tuning,
