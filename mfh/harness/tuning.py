@@ -201,8 +201,9 @@ def tune(family: str, dataset: str, common: tuple[str, ...], tuning: Tuning,
             study.tell(asked, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(asked, trial.value)
-        if time.time() - began > READ_BACK_S:
-            spent.append(time.time() - began)
+        took = time.time() - began
+        if took > READ_BACK_S:
+            spent.append(took)
         print(f"{where}: {describe(trial)}; {_left(spent, tuning.n_trials - number - 1)}",
               flush=True)
         trials.append(trial)
