@@ -37,7 +37,9 @@ def test_costs_follow_the_models_and_finished_records_cost_nothing(tmp_path, qui
     costs = [c.total for c in job_costs(precheck(args).configs)]
     dense, hashed, mfh = costs[0:2], costs[2:4], costs[4:6]
     assert dense[0] == dense[1] and mfh[0] == mfh[1]
-    assert dense[0] < hashed[0] < mfh[0]
+    # measured step times: U4-G3 costs several times dense or HashedNets; those two are
+    # close on a CPU (a loaded machine has swapped them), so they are not ordered here
+    assert max(dense[0], hashed[0]) < mfh[0]
     half = [c.total for c in job_costs(precheck([*args[:-1], "epochs=5", args[-1]]).configs)]
     fixed = [2 * h - c for h, c in zip(half, costs, strict=True)]   # overhead, data, build
     assert all(JOB_OVERHEAD_S <= f < c / 2 for f, c in zip(fixed, costs, strict=True))
